@@ -1,0 +1,1 @@
+"""Venue gateways: everything venue-specific, normalised to domain types at the edge."""
