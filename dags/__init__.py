@@ -1,0 +1,1 @@
+"""Airflow DAGs: thin TaskFlow DAGs, each task one call into jtrader, models or spark_jobs."""

@@ -1,0 +1,1 @@
+"""Spark jobs over the lake: features and labels, distributed training, parameter sweeps."""
