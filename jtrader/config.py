@@ -169,7 +169,7 @@ def _from_toml(path: Path) -> dict[str, tuple[str, Any]]:
 
 def load_settings(
     env: dict[str, str] | None = None,
-    toml_path: Path | None | str = "auto",
+    toml_path: Path | str | None = "auto",
     **overrides: Any,
 ) -> Settings:
     """Build the settings from defaults, TOML, environment and ``overrides``, in rising priority.

@@ -62,7 +62,9 @@ class Quote(msgspec.Struct, frozen=True, gc=False, tag="quote"):
 
     def __post_init__(self) -> None:
         if self.bid_ticks <= 0 or self.ask_ticks <= 0:
-            raise InvalidValue(f"quote {self.instrument_id}: prices must be positive, got {self.bid_ticks}/{self.ask_ticks}")
+            raise InvalidValue(
+                f"quote {self.instrument_id}: prices must be positive, got {self.bid_ticks}/{self.ask_ticks}"
+            )
         if self.bid_lots < 0 or self.ask_lots < 0:
             raise InvalidValue(f"quote {self.instrument_id}: sizes must not be negative")
         if self.bid_ticks >= self.ask_ticks:
@@ -119,9 +121,9 @@ class BookSnapshot(msgspec.Struct, frozen=True, gc=False, tag="book_snapshot"):
         what = f"book snapshot {self.instrument_id}"
         _check_levels(what, self.bids, False)
         _check_levels(what, self.asks, False)
-        if any(lower[0] >= higher[0] for higher, lower in zip(self.bids, self.bids[1:])):
+        if any(lower[0] >= higher[0] for higher, lower in zip(self.bids, self.bids[1:], strict=False)):
             raise InvalidValue(f"{what}: bids must be strictly descending by price")
-        if any(lower[0] >= higher[0] for lower, higher in zip(self.asks, self.asks[1:])):
+        if any(lower[0] >= higher[0] for lower, higher in zip(self.asks, self.asks[1:], strict=False)):
             raise InvalidValue(f"{what}: asks must be strictly ascending by price")
         if self.bids and self.asks and self.bids[0][0] >= self.asks[0][0]:
             raise InvalidValue(f"{what}: crossed, best bid {self.bids[0][0]} >= best ask {self.asks[0][0]} ticks")
@@ -151,9 +153,15 @@ class Bar(msgspec.Struct, frozen=True, gc=False, tag="bar"):
         what = f"bar {self.instrument_id}"
         if min(self.open_ticks, self.high_ticks, self.low_ticks, self.close_ticks) <= 0:
             raise InvalidValue(f"{what}: prices must be positive")
-        if not self.low_ticks <= min(self.open_ticks, self.close_ticks) <= max(self.open_ticks, self.close_ticks) <= self.high_ticks:
+        if (
+            not self.low_ticks
+            <= min(self.open_ticks, self.close_ticks)
+            <= max(self.open_ticks, self.close_ticks)
+            <= self.high_ticks
+        ):
             raise InvalidValue(
-                f"{what}: inconsistent OHLC o={self.open_ticks} h={self.high_ticks} l={self.low_ticks} c={self.close_ticks}"
+                f"{what}: inconsistent OHLC o={self.open_ticks} h={self.high_ticks} "
+                f"l={self.low_ticks} c={self.close_ticks}"
             )
         if not (self.volume >= 0 and self.quote_volume >= 0):  # also rejects NaN
             raise InvalidValue(f"{what}: volumes must be non-negative numbers, got {self.volume}/{self.quote_volume}")

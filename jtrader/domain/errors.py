@@ -1,10 +1,10 @@
 """Errors raised by the domain types.
 
-    DomainError(ValueError)
-     +-- InvalidValue      a number that is NaN, infinite, malformed, negative where it
-                           must not be, or finer than allowed
-     +-- OffTick           a price or size that is not a whole number of ticks or lots
-     +-- UnknownInstrument an instrument id that the registry does not know
+DomainError(ValueError)
+ +-- InvalidValue      a number that is NaN, infinite, malformed, negative where it
+                       must not be, or finer than allowed
+ +-- OffTick           a price or size that is not a whole number of ticks or lots
+ +-- UnknownInstrument an instrument id that the registry does not know
 """
 
 from __future__ import annotations

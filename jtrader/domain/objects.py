@@ -38,7 +38,7 @@ def parse_decimal(text: str, field: str = "value") -> tuple[int, int]:
         raise InvalidValue(f"{field}: expected a decimal string like '61800.30', got {text!r}")
     negative = s[0] == "-"
     body = s[1:] if s[0] in "+-" else s
-    whole, dot, frac = body.partition(".")
+    whole, _, frac = body.partition(".")
     if not (whole or frac) or not (whole.isdigit() or whole == "") or not (frac.isdigit() or frac == ""):
         raise InvalidValue(f"{field}: expected a decimal string like '61800.30', got {text!r}")
     if not whole.isascii() or not frac.isascii():
@@ -76,7 +76,7 @@ def _coerce(value: Any, field: str) -> tuple[int, int]:
 class _Fixed:
     """Shared exact arithmetic for Price and Quantity."""
 
-    __slots__ = ("raw", "precision")
+    __slots__ = ("precision", "raw")
     _field: ClassVar[str] = "value"
     _allow_negative: ClassVar[bool] = True
 

@@ -96,7 +96,8 @@ class Fill(msgspec.Struct, frozen=True, kw_only=True, tag="fill"):
     def __post_init__(self) -> None:
         if self.price_ticks <= 0 or self.size_lots <= 0:
             raise InvalidValue(
-                f"fill {self.trade_id}: price and size must be positive, got {self.price_ticks} ticks, {self.size_lots} lots"
+                f"fill {self.trade_id}: price and size must be positive, "
+                f"got {self.price_ticks} ticks, {self.size_lots} lots"
             )
 
 

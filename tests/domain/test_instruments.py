@@ -20,15 +20,26 @@ from jtrader.domain import (
 
 def linear() -> Instrument:
     return Instrument(
-        InstrumentId("BTCUSDT", Venue.BINANCE_USDM), InstrumentKind.LINEAR_PERPETUAL, "BTC", "USDT", "USDT",
-        Price("0.10"), Quantity("0.001"),
+        InstrumentId("BTCUSDT", Venue.BINANCE_USDM),
+        InstrumentKind.LINEAR_PERPETUAL,
+        "BTC",
+        "USDT",
+        "USDT",
+        Price("0.10"),
+        Quantity("0.001"),
     )
 
 
 def inverse() -> Instrument:
     return Instrument(
-        InstrumentId("BTCUSD_PERP", Venue.BINANCE_COINM), InstrumentKind.INVERSE_PERPETUAL, "BTC", "USD", "BTC",
-        Price("0.1"), Quantity("1"), contract_size=Decimal(100),
+        InstrumentId("BTCUSD_PERP", Venue.BINANCE_COINM),
+        InstrumentKind.INVERSE_PERPETUAL,
+        "BTC",
+        "USD",
+        "BTC",
+        Price("0.1"),
+        Quantity("1"),
+        contract_size=Decimal(100),
     )
 
 
@@ -82,7 +93,13 @@ def test_inverse_notional_is_in_base_currency():
 def test_lot_size_must_be_whole_size_increments():
     with pytest.raises(OffTick):
         Instrument(
-            InstrumentId("X", Venue.SIM), InstrumentKind.SPOT, "X", "Y", "Y", Price("0.01"), Quantity("0.01"),
+            InstrumentId("X", Venue.SIM),
+            InstrumentKind.SPOT,
+            "X",
+            "Y",
+            "Y",
+            Price("0.01"),
+            Quantity("0.01"),
             lot_size=Quantity("0.005"),
         )
 

@@ -26,9 +26,17 @@ BTC = InstrumentId("BTCUSDT", Venue.BINANCE_USDM)
 
 def fill(instrument, side, price, lots, fee="0"):
     return Fill(
-        client_order_id="c", venue_order_id="v", trade_id=f"t{price}{lots}", instrument_id=instrument.id, side=side,
-        price_ticks=instrument.parse_price_ticks(price), size_lots=lots, liquidity=LiquiditySide.TAKER,
-        fee=Decimal(fee), ts_event=1, ts_recv=2,
+        client_order_id="c",
+        venue_order_id="v",
+        trade_id=f"t{price}{lots}",
+        instrument_id=instrument.id,
+        side=side,
+        price_ticks=instrument.parse_price_ticks(price),
+        size_lots=lots,
+        liquidity=LiquiditySide.TAKER,
+        fee=Decimal(fee),
+        ts_event=1,
+        ts_recv=2,
     )
 
 
@@ -39,8 +47,14 @@ def test_limit_order_without_price_is_rejected():
 
 def test_market_order_with_price_is_rejected_with_advice():
     with pytest.raises(InvalidValue, match="use a limit order with IOC"):
-        Order(client_order_id="c1", instrument_id=BTC, side=Side.BUY, order_type=OrderType.MARKET,
-              quantity_lots=1, price_ticks=5)
+        Order(
+            client_order_id="c1",
+            instrument_id=BTC,
+            side=Side.BUY,
+            order_type=OrderType.MARKET,
+            quantity_lots=1,
+            price_ticks=5,
+        )
 
 
 @pytest.mark.parametrize("lots", [0, -3])
@@ -51,8 +65,14 @@ def test_order_with_non_positive_quantity_is_rejected(lots):
 
 def test_post_only_market_order_is_rejected():
     with pytest.raises(InvalidValue, match="post-only"):
-        Order(client_order_id="c1", instrument_id=BTC, side=Side.BUY, order_type=OrderType.MARKET, quantity_lots=1,
-              time_in_force=TimeInForce.POST_ONLY)
+        Order(
+            client_order_id="c1",
+            instrument_id=BTC,
+            side=Side.BUY,
+            order_type=OrderType.MARKET,
+            quantity_lots=1,
+            time_in_force=TimeInForce.POST_ONLY,
+        )
 
 
 def test_linear_position_averages_entries_and_realises_on_reduce():
@@ -98,7 +118,9 @@ def test_crossed_quote_is_rejected():
 
 
 def test_snapshot_with_unsorted_side_is_rejected():
-    BookSnapshot(instrument_id=BTC, bids=[(2, 1), (1, 1)], asks=[(3, 1), (4, 1)], last_update_id=1, ts_event=1, ts_recv=1)
+    BookSnapshot(
+        instrument_id=BTC, bids=[(2, 1), (1, 1)], asks=[(3, 1), (4, 1)], last_update_id=1, ts_event=1, ts_recv=1
+    )
     with pytest.raises(InvalidValue, match="asks must be strictly ascending"):
         BookSnapshot(instrument_id=BTC, bids=[(2, 1)], asks=[(4, 1), (3, 1)], last_update_id=1, ts_event=1, ts_recv=1)
     with pytest.raises(InvalidValue, match="bids must be strictly descending"):
@@ -106,8 +128,19 @@ def test_snapshot_with_unsorted_side_is_rejected():
 
 
 def test_bar_with_inconsistent_ohlc_or_nan_volume_is_rejected():
-    kwargs = dict(instrument_id=BTC, open_ticks=10, high_ticks=12, low_ticks=9, close_ticks=11, volume=1.0,
-                  quote_volume=10.0, trade_count=3, interval_ns=60_000_000_000, ts_event=60_000_000_000, ts_recv=1)
+    kwargs = dict(
+        instrument_id=BTC,
+        open_ticks=10,
+        high_ticks=12,
+        low_ticks=9,
+        close_ticks=11,
+        volume=1.0,
+        quote_volume=10.0,
+        trade_count=3,
+        interval_ns=60_000_000_000,
+        ts_event=60_000_000_000,
+        ts_recv=1,
+    )
     assert Bar(**kwargs).ts_open == 0
     with pytest.raises(InvalidValue, match="inconsistent OHLC"):
         Bar(**{**kwargs, "high_ticks": 10})
@@ -116,13 +149,28 @@ def test_bar_with_inconsistent_ohlc_or_nan_volume_is_rejected():
 
 
 def test_events_round_trip_through_msgpack_and_validate_on_decode():
-    trade = Trade(instrument_id=BTC, price_ticks=618003, size_lots=6, aggressor=Side.BUY, trade_id="5266583935",
-                  ts_event=1723161256322000000, ts_recv=1723161255088176367)
+    trade = Trade(
+        instrument_id=BTC,
+        price_ticks=618003,
+        size_lots=6,
+        aggressor=Side.BUY,
+        trade_id="5266583935",
+        ts_event=1723161256322000000,
+        ts_recv=1723161255088176367,
+    )
     encoded = msgspec.msgpack.encode(trade)
     assert msgspec.msgpack.decode(encoded, type=Trade) == trade
     bad = msgspec.msgpack.encode(
-        {"type": "trade", "instrument_id": ["BTCUSDT", "binance_usdm"], "price_ticks": -1, "size_lots": 1,
-         "aggressor": "buy", "trade_id": "x", "ts_event": 1, "ts_recv": 1}
+        {
+            "type": "trade",
+            "instrument_id": ["BTCUSDT", "binance_usdm"],
+            "price_ticks": -1,
+            "size_lots": 1,
+            "aggressor": "buy",
+            "trade_id": "x",
+            "ts_event": 1,
+            "ts_recv": 1,
+        }
     )
     with pytest.raises(msgspec.ValidationError, match="price must be positive"):
         msgspec.msgpack.decode(bad, type=Trade)
