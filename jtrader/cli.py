@@ -84,6 +84,24 @@ def ingest(
         raise typer.Exit(1)
 
 
+@app.command("keys")
+def keys(
+    directory: Annotated[Path, typer.Argument(help="where to write the key files")] = Path("var/keys"),
+    force: Annotated[bool, typer.Option("--force", help="replace existing keys")] = False,
+) -> None:
+    """Generate CURVE key pairs for the order channel (server, client, allowed_clients/).
+
+    Prints the files written, never the keys; secret files are mode 0600.
+    """
+    from jtrader.bus.auth import CurveError, keys_command
+
+    try:
+        keys_command(directory, overwrite=force, echo=console.print)
+    except (CurveError, FileExistsError) as exc:
+        console.print(f"[red]keys:[/red] {exc}")
+        raise typer.Exit(1) from None
+
+
 @lake_app.command("summary")
 def lake_summary() -> None:
     """Rows per dataset, venue, symbol and day."""

@@ -75,6 +75,7 @@ __all__ = [
     "VenueCommand",
     "VenueEvent",
     "AnyMessage",
+    "MarketData",
     "encode",
     "decode",
     "md_topic",
@@ -361,7 +362,7 @@ def decode(version: bytes, payload: bytes, expected: Any) -> Any:
         decoder = _DECODERS[expected] = msgspec.msgpack.Decoder(expected)
     try:
         return decoder.decode(payload)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
         raise ProtocolError(RejectReason.MALFORMED, f"malformed message: {exc}") from None
 
 
