@@ -11,6 +11,7 @@ import argparse
 import importlib
 import json
 import platform
+import sys
 import time
 
 from rich.console import Console
@@ -18,7 +19,7 @@ from rich.table import Table
 
 from jtrader.config import load_settings
 
-BENCHMARKS = ["bench.ingest"]
+BENCHMARKS = ["bench.ingest", "bench.bus"]
 
 
 def main() -> int:
@@ -26,7 +27,7 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", help="module names to run, e.g. bench.ingest")
     args = parser.parse_args()
     settings = load_settings()
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 160)
     results: list[dict] = []
     for name in args.only or BENCHMARKS:
         console.print(f"[bold]running {name}[/bold]")

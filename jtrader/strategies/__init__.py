@@ -1,0 +1,1 @@
+"""Strategies: the contract (base), and the strategies shipped with the platform."""
