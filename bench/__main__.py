@@ -19,7 +19,7 @@ from rich.table import Table
 
 from jtrader.config import load_settings
 
-BENCHMARKS = ["bench.ingest", "bench.bus"]
+BENCHMARKS = ["bench.ingest", "bench.bus", "bench.oms"]
 
 
 def main() -> int:
