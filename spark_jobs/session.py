@@ -6,6 +6,8 @@ listens beyond this machine; any cluster is reached by ``spark_master``.
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import TYPE_CHECKING
 
 from jtrader.config import Settings
@@ -30,5 +32,8 @@ def spark_session(settings: Settings, app_name: str = "jtrader") -> SparkSession
         .config("spark.sql.warehouse.dir", str(settings.var_path / "spark-warehouse"))
     )
     if settings.spark_master.startswith("local"):
+        # Python workers (pandas UDFs) must run this interpreter, which has jtrader's dependencies;
+        # PySpark reads only the environment variable for that.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
     return builder.getOrCreate()
