@@ -35,9 +35,8 @@ from jtrader.domain import (
     Venue,
 )
 from jtrader.gateways.binance.book_sync import BinanceBookSync
-from jtrader.gateways.binance.instruments import binance_instruments
 from jtrader.gateways.binance.parsing import BinanceCaptureParser, detect_binance_venue, iter_capture
-from jtrader.gateways.huobi.instruments import huobi_instruments
+from jtrader.gateways.instruments import default_registry
 from jtrader.gateways.huobi.parsing import iter_kline_zip, symbol_from_filename
 from jtrader.ingest.columns import NS_PER_DAY, EventColumns
 from jtrader.storage.lake import Lake, PartitionKey
@@ -46,11 +45,6 @@ __all__ = ["FileReport", "IngestReport", "ingest_files", "default_registry", "di
 
 MAX_REJECT_SAMPLES = 20
 ProgressCallback = Callable[[Path, int], None]
-
-
-def default_registry() -> InstrumentRegistry:
-    """Every instrument the bundled venue definitions know."""
-    return InstrumentRegistry([*binance_instruments(), *huobi_instruments()])
 
 
 @dataclass
