@@ -34,7 +34,7 @@ def _evaluate_partition(
     from pathlib import Path
 
     from jtrader.backtest import load_events
-    from jtrader.ingest import default_registry
+    from jtrader.gateways.instruments import default_registry
     from jtrader.optimize.backtests import ma_cross_metrics
     from jtrader.storage.lake import Lake
 

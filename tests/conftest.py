@@ -6,8 +6,14 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from jtrader.config import Settings, load_settings
+
+# Property tests check behaviour, not speed: on a loaded 2-core CI machine a slow example must not
+# fail a run (speed targets live in bench/).
+hypothesis_settings.register_profile("jtrader", deadline=None)
+hypothesis_settings.load_profile("jtrader")
 
 pytest_plugins = ["tests.harness.postgres"]
 

@@ -157,6 +157,20 @@ class StrategyState:
     def on_submitted(self, order: OpenOrder) -> None:
         self.orders[order.client_order_id] = order
 
+    def open_order(self, instrument_id: InstrumentId, side: Side, quantity_lots: int, price_ticks: int | None) -> str:
+        """Allocate the next client order id and record the order as working; return the id."""
+        client_order_id = self.new_client_order_id()
+        self.orders[client_order_id] = OpenOrder(client_order_id, instrument_id, side, quantity_lots, price_ticks)
+        return client_order_id
+
+    def begin_cancel(self, client_order_id: str) -> OpenOrder | None:
+        """Mark an order as being cancelled; None if it is unknown or a cancel is already pending."""
+        order = self.orders.get(client_order_id)
+        if order is None or order.pending_cancel:
+            return None
+        order.pending_cancel = True
+        return order
+
     def on_report(self, report: ExecutionReport, on_fill: Callable[[Fill], None] | None = None) -> None:
         """Apply an execution report; call ``on_fill`` for each new fill."""
         fill = report.last_fill

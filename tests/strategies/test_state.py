@@ -55,3 +55,12 @@ def test_rejected_new_order_is_forgotten_but_refused_cancel_keeps_the_order():
     state.on_submitted(OpenOrder("s-2", BTC, Side.BUY, 5, 100, status=OrderStatus.ACKED, pending_cancel=True))
     state.on_rejected(OrderRejected(client_order_id="s-2", reason=RejectReason.CANCEL_RATE, message="x"))
     assert state.open_orders()[0].pending_cancel is False
+
+
+def test_open_order_allocates_ids_and_a_second_cancel_is_not_sent():
+    state = StrategyState("s")
+    first = state.open_order(BTC, Side.BUY, 1, 100)
+    assert first == "s-1" and state.open_orders()[0].price_ticks == 100
+    assert state.begin_cancel(first) is not None
+    assert state.begin_cancel(first) is None
+    assert state.begin_cancel("s-99") is None
