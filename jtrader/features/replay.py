@@ -60,7 +60,7 @@ _FUTURES = {Venue.BINANCE_USDM, Venue.BINANCE_COINM}
 def instrument_for(venue: str, symbol: str, registry: InstrumentRegistry | None = None) -> Instrument:
     """The instrument of a lake partition; raises UnknownInstrument naming the known ones."""
     if registry is None:
-        from jtrader.ingest.engine import default_registry
+        from jtrader.gateways.instruments import default_registry
 
         registry = default_registry()
     return registry.find(symbol, venue)

@@ -36,8 +36,8 @@ from jtrader.domain import (
 )
 from jtrader.gateways.binance.book_sync import BinanceBookSync
 from jtrader.gateways.binance.parsing import BinanceCaptureParser, detect_binance_venue, iter_capture
-from jtrader.gateways.instruments import default_registry
 from jtrader.gateways.huobi.parsing import iter_kline_zip, symbol_from_filename
+from jtrader.gateways.instruments import default_registry
 from jtrader.ingest.columns import NS_PER_DAY, EventColumns
 from jtrader.storage.lake import Lake, PartitionKey
 

@@ -121,6 +121,11 @@ class SimVenueServer:
         wall: Callable[[], int] = time.time_ns,
         metrics_registry: Any = None,
     ) -> None:
+        # Compile the matching kernel before serving (25-35 s on a cold numba cache, e.g. a fresh
+        # checkout): otherwise the loop stalls on its first order, past its clients' heartbeat timeout.
+        from jtrader.matching import warm_up
+
+        warm_up()
         self.config = config
         pairs = config.instruments(registry or default_registry())
         replayed = [m.replay is not None for m in config.markets]
@@ -448,15 +453,7 @@ class SimVenueNode:
         return cls(config)
 
     def start(self) -> None:
-        """Compile the matching kernel, bind the sockets and load the recording.
-
-        Compiling first (seconds on a cold numba cache) keeps the serving loop
-        from stalling on its first order, past its clients' heartbeat timeout;
-        the process reports itself ready only after this returns.
-        """
-        from jtrader.matching import warm_up
-
-        warm_up()
+        """Bind the sockets and load the recording (the process reports ready after this returns)."""
         if self.server is None:
             self.server = SimVenueServer(self.config, context=self._context, registry=self._registry)
 

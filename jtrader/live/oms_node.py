@@ -1,0 +1,282 @@
+"""The OMS process: the pure :class:`~jtrader.oms.OmsEngine` wired to sockets, journal, metrics and SQL.
+
+One event loop polls the strategy/operator command server, the venue
+gateway and the venue's market data. Each pass handles a batch of inputs,
+then **flushes the journal once, and only then sends that batch's outputs**
+(group commit): nothing reaches a venue or a strategy before the record
+that explains it is written, so a restart after ``kill -9`` recovers every
+order, fill and position exactly, then reconciles with the venue
+(:meth:`OmsEngine.reconcile`) for what happened while it was down.
+
+SIGTERM (or :meth:`OmsNode.stop`) shuts down gracefully: open orders are
+cancelled or kept per ``oms.on_shutdown``, the journal is flushed and a last
+snapshot goes to the SQL store.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import zmq
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from jtrader.bus.auth import ClientCurve, ServerCurve
+from jtrader.bus.messages import (
+    Command,
+    MarketData,
+    MassCancel,
+    VenueQuery,
+    VenueSnapshot,
+)
+from jtrader.bus.transport import CommandServer, Poller, Publisher, Subscriber
+from jtrader.config import Settings
+from jtrader.domain import InstrumentRegistry, Venue
+from jtrader.live.config import Endpoints, RunConfig
+from jtrader.live.keys import ensure_keys
+from jtrader.live.venues import build_registry, sim_execution_client
+from jtrader.oms import Journal, OmsConfig, OmsEngine, Publish, ToClient, ToVenue
+from jtrader.ops.http import OpsServer
+from jtrader.risk import RiskEngine
+
+__all__ = ["OmsNode"]
+
+log = logging.getLogger("jtrader.oms")
+
+BATCH = 512  # inputs per socket per pass: bounds latency of the other sockets
+TIMER_NS = 100_000_000
+SHUTDOWN_CANCEL_WAIT_S = 2.0
+OPERATOR = b"operator.shutdown"
+
+
+class OmsNode:
+    """The OMS with its I/O. Build, :meth:`start`, then :meth:`run` until :meth:`stop`."""
+
+    def __init__(self, config: RunConfig, settings: Settings, *, context: zmq.Context[Any] | None = None) -> None:
+        self.config = config
+        self.settings = settings
+        self.run_dir = settings.resolve(Path(config.run.run_dir))
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.endpoints: Endpoints = config.endpoints(settings.root)
+        self.ctx = context or zmq.Context()
+        self.registry_metrics = CollectorRegistry()
+        self.instruments: InstrumentRegistry = build_registry(config)
+        self._stop = threading.Event()
+        self._started_ns = time.time_ns()
+        self.reconciled = False
+        self.last_reconcile: Any = None
+        self._last_snapshot = 0.0
+        self._fills_stored = 0
+        self.store: Any = None
+        self._define_metrics()
+
+    # -- set-up ----------------------------------------------------------------
+
+    def _define_metrics(self) -> None:
+        r = self.registry_metrics
+        self.m_inputs = Counter("jtrader_oms_inputs", "inputs handled by kind", ["kind"], registry=r)
+        self.m_md = Counter("jtrader_oms_market_data", "market-data events (ticks) handled", registry=r)
+        self.m_batch = Histogram(
+            "jtrader_oms_batch_seconds",
+            "input received to outputs sent, per batch",
+            buckets=(5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 5e-2),
+            registry=r,
+        )
+        self.m_open_orders = Gauge("jtrader_oms_open_orders", "open orders", registry=r)
+        self.m_position = Gauge("jtrader_oms_position_lots", "net position in lots", ["instrument"], registry=r)
+        self.m_realised = Gauge("jtrader_oms_realised_pnl", "realised PnL, settlement ccy", ["instrument"], registry=r)
+        self.m_unrealised = Gauge("jtrader_oms_unrealised_pnl", "unrealised PnL", ["instrument"], registry=r)
+        self.m_killed = Gauge("jtrader_oms_kill_switch", "1 while the kill switch is latched", registry=r)
+
+    def start(self) -> None:
+        """Recover from the journal (if any), open the sockets and ask the venue for its record."""
+        keys = ensure_keys(self.settings.resolve(Path(self.config.run.keys_dir)))
+        oms_cfg = self.config.oms
+        journal_path = self.run_dir / "oms.journal"
+        risk = RiskEngine(self.config.risk, self.instruments)
+        policies = OmsConfig(cancel_on_disconnect=oms_cfg.cancel_on_disconnect)
+        routes = {Venue.SIM: "sim"}
+        if journal_path.exists():
+            self.oms = OmsEngine.from_journal(
+                journal_path,
+                self.instruments,
+                risk,
+                time.time_ns,
+                oms_cfg.account_id,
+                routes=routes,
+                config=policies,
+                fsync=oms_cfg.journal_fsync,
+                metrics_registry=self.registry_metrics,
+            )
+            info = self.oms.recovery
+            log.info(
+                "recovered %d journal records (%d torn bytes ignored): %d open orders",
+                info.records if info else 0,
+                info.ignored_bytes if info else 0,
+                len(self.oms.open_orders()),
+            )
+        else:
+            self.oms = OmsEngine(
+                self.instruments,
+                risk,
+                time.time_ns,
+                oms_cfg.account_id,
+                routes=routes,
+                journal=Journal(journal_path, fsync=oms_cfg.journal_fsync),
+                config=policies,
+                metrics_registry=self.registry_metrics,
+            )
+        ep = self.endpoints
+        insecure = ep.oms_commands.startswith("inproc://")
+        self.server = CommandServer(
+            self.ctx,
+            ep.oms_commands,
+            Command,
+            name="oms",
+            registry=self.registry_metrics,
+            curve=None if insecure else ServerCurve(keys.server_secret, keys.allowed_clients),
+            allow_insecure=insecure,
+            heartbeat_timeout=oms_cfg.heartbeat_timeout_s,
+        )
+        self.state = Publisher(self.ctx, ep.oms_state, name="oms-state", registry=self.registry_metrics)
+        self.market_data = Subscriber(
+            self.ctx, ep.venue_market_data, [b"md."], MarketData, name="oms-md", registry=self.registry_metrics
+        )
+        self.venue = sim_execution_client(
+            self.ctx, ep.venue_commands, None if insecure else ClientCurve(keys.client_secret, keys.server_public)
+        )
+        self.venue.connect(self._on_venue_event)
+        self._venue_events: list[Any] = []
+        self.poller = Poller(self.server, self.market_data)
+        self.poller.register(self.venue)
+        self.ops = (
+            OpsServer(self.registry_metrics, self.health, port=oms_cfg.metrics_port) if oms_cfg.metrics_port else None
+        )
+        self._send([ToVenue(Venue.SIM, "sim", VenueQuery(ts=time.time_ns()))])
+
+    # -- the loop --------------------------------------------------------------
+
+    def _on_venue_event(self, event: Any) -> None:
+        self._venue_events.append(event)
+
+    def run(self) -> None:
+        """Handle inputs until :meth:`stop`; then shut down per policy."""
+        last_timer = 0
+        oms = self.oms
+        while not self._stop.is_set():
+            self.poller.poll(50)
+            started = time.perf_counter()
+            outputs: list[Any] = []
+            for _ in range(BATCH):
+                got = self.server.recv(0)
+                if got is None:
+                    break
+                sender, command = got
+                self.m_inputs.labels(type(command).__name__).inc()
+                outputs += oms.on_command(command, sender)
+            self.venue.drain(BATCH)
+            events, self._venue_events = self._venue_events, []
+            for event in events:
+                self.m_inputs.labels(type(event).__name__).inc()
+                if isinstance(event, VenueSnapshot):
+                    report = oms.reconcile(event, Venue.SIM)
+                    self.reconciled, self.last_reconcile = True, report
+                    log.info("reconciled with the venue: %d differences", len(report.differences))
+                    outputs += report.outputs
+                else:
+                    outputs += oms.on_venue_event(event, Venue.SIM)
+            ticks = self.market_data.recv_batch(BATCH)
+            for _, event in ticks:
+                outputs += oms.on_market_data(event)
+            if ticks:
+                self.m_md.inc(len(ticks))
+            now = time.time_ns()
+            if now - last_timer >= TIMER_NS:
+                last_timer = now
+                outputs += oms.on_timer(now)
+                for client in self.server.check_liveness():  # the server keeps its own (monotonic) clock
+                    outputs += oms.on_client_disconnected(client)
+            if outputs:
+                self._send(outputs)
+                self.m_batch.observe(time.perf_counter() - started)
+            self._maybe_snapshot()
+        self._shutdown()
+
+    def _send(self, outputs: list[Any]) -> None:
+        journal = self.oms.journal
+        if journal is not None:
+            journal.flush()  # write-ahead: the records reach the OS (and disk, per policy) first
+        for output in outputs:
+            if isinstance(output, ToVenue):
+                self.venue.send(output.command)
+            elif isinstance(output, ToClient):
+                self.server.send(output.sender, output.report)
+            elif isinstance(output, Publish):
+                self.state.publish(output.topic.encode(), output.msg)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    # -- shutdown, snapshots, health -------------------------------------------
+
+    def _shutdown(self) -> None:
+        if self.config.oms.on_shutdown == "cancel" and self.oms.open_orders():
+            self._send(self.oms.on_command(MassCancel(ts=time.time_ns()), OPERATOR))
+            deadline = time.monotonic() + SHUTDOWN_CANCEL_WAIT_S
+            while self.oms.open_orders() and time.monotonic() < deadline:
+                self.poller.poll(50)
+                self.venue.drain(BATCH)
+                events, self._venue_events = self._venue_events, []
+                outputs: list[Any] = []
+                for event in events:
+                    if not isinstance(event, VenueSnapshot):
+                        outputs += self.oms.on_venue_event(event, Venue.SIM)
+                if outputs:
+                    self._send(outputs)
+        if self.oms.journal is not None:
+            self.oms.journal.flush()
+            self.oms.journal.sync()
+        self._maybe_snapshot(force=True)
+        for closable in (self.ops, self.server, self.state, self.market_data, self.venue, self.store):
+            if closable is not None:
+                closable.close()
+        log.info("OMS stopped: %d open orders left", len(self.oms.open_orders()))
+
+    def _maybe_snapshot(self, force: bool = False) -> None:
+        interval = self.config.oms.snapshot_interval_s
+        if not force and (interval <= 0 or time.monotonic() - self._last_snapshot < interval):
+            return
+        self._last_snapshot = time.monotonic()
+        snapshot = self.oms.snapshot()
+        self.m_open_orders.set(sum(1 for o in snapshot.orders if o.is_open))
+        self.m_killed.set(1 if snapshot.killed else 0)
+        for position in snapshot.positions:
+            label = str(position.instrument_id)
+            self.m_position.labels(label).set(position.net_lots)
+            self.m_realised.labels(label).set(float(position.realised_pnl))
+        try:
+            if self.store is None:
+                from jtrader.storage.sql import SqlStore
+
+                self.store = SqlStore.from_settings(self.settings)
+            self.store.upsert_orders(snapshot.orders)
+            self.store.insert_fills(snapshot.fills[self._fills_stored :])  # fills only grow, in applied order
+            self._fills_stored = len(snapshot.fills)
+            self.store.upsert_positions(snapshot.positions)
+        except Exception as exc:  # the desk keeps trading if the reporting store is down
+            self.store = None
+            log.warning("snapshot to the SQL store failed (%s); trading continues", type(exc).__name__)
+
+    def health(self) -> dict[str, Any]:
+        snapshot_killed = self.oms.snapshot().killed if hasattr(self, "oms") else None
+        return {
+            "ok": not self._stop.is_set() and bool(getattr(self, "reconciled", False)),
+            "reconciled": self.reconciled,
+            "killed": snapshot_killed,
+            "open_orders": len(self.oms.open_orders()) if hasattr(self, "oms") else None,
+            "clients": len(self.server.live_clients()) if hasattr(self, "server") else 0,
+            "uptime_s": (time.time_ns() - self._started_ns) / 1e9,
+        }

@@ -1,0 +1,1 @@
+"""Operations: the metrics and health endpoints, structured logging."""
