@@ -13,6 +13,7 @@ Exceptions::
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Any
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-__all__ = ["Settings", "SettingsError", "load_settings", "ENV_PREFIX"]
+__all__ = ["Settings", "SettingsError", "load_settings", "read_config_file", "ENV_PREFIX"]
 
 ENV_PREFIX = "JTRADER_"
 # Environment variables under the prefix that are not settings of the platform.
@@ -199,3 +200,19 @@ def load_settings(
         key, given = sources.get(name, (name, values.get(name)))
         shown = "<secret>" if name == "mongo_uri" else repr(given)
         raise SettingsError(f"bad setting {key}={shown}: {err['msg']}") from None
+
+
+def read_config_file(path: Path | str, what: str, error: type[ValueError]) -> dict[str, Any]:
+    """Parse a TOML config file (or ``.json``, for generated ones); raise ``error`` naming ``what`` and the fix."""
+    path = Path(path)
+    kind = "JSON" if path.suffix == ".json" else "TOML"
+    try:
+        text = path.read_text()
+        data = json.loads(text) if kind == "JSON" else tomllib.loads(text)
+    except FileNotFoundError:
+        raise error(f"{what} {path} does not exist: pass --config with a TOML file") from None
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise error(f"{what} {path} is not valid {kind} ({exc}): fix the syntax") from None
+    if not isinstance(data, dict):
+        raise error(f"{what} {path} must hold a table of settings, not {type(data).__name__}")
+    return data

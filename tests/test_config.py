@@ -69,3 +69,18 @@ def test_settings_are_frozen(tmp_path):
     settings = load_settings(env={}, toml_path=None, root=tmp_path)
     with pytest.raises(Exception, match="frozen"):
         settings.spark_master = "local[8]"  # type: ignore[misc]
+
+
+def test_config_files_are_read_as_toml_or_json_with_errors_that_say_the_fix(tmp_path):
+    from jtrader.config import read_config_file
+
+    (tmp_path / "a.toml").write_text('[run]\nname = "x"\n')
+    (tmp_path / "a.json").write_text('{"run": {"name": "x"}}')
+    assert read_config_file(tmp_path / "a.toml", "desk", ValueError) == read_config_file(
+        tmp_path / "a.json", "desk", ValueError
+    )
+    (tmp_path / "bad.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match="must hold a table"):
+        read_config_file(tmp_path / "bad.json", "desk", ValueError)
+    with pytest.raises(ValueError, match="pass --config"):
+        read_config_file(tmp_path / "none.toml", "desk", ValueError)

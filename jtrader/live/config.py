@@ -29,13 +29,12 @@ Exceptions::
 
 from __future__ import annotations
 
-import json
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
 
+from jtrader.config import read_config_file
 from jtrader.risk import RiskLimits
 
 __all__ = [
@@ -120,16 +119,7 @@ class Endpoints(msgspec.Struct, frozen=True):
 
 def load_run_config(path: Path | str) -> RunConfig:
     """Read and validate a run config (TOML, or JSON for generated configs); raises RunConfigError naming the key."""
-    path = Path(path)
-    kind = "JSON" if path.suffix == ".json" else "TOML"
-    try:
-        text = path.read_text()
-        data = json.loads(text) if kind == "JSON" else tomllib.loads(text)
-    except FileNotFoundError:
-        raise RunConfigError(f"run config {path} does not exist: pass --config with a TOML file") from None
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        raise RunConfigError(f"run config {path} is not valid {kind} ({exc}): fix the syntax") from None
-    return parse_run_config(data, str(path))
+    return parse_run_config(read_config_file(path, "run config", RunConfigError), str(path))
 
 
 def parse_run_config(data: dict[str, Any], source: str = "<config>") -> RunConfig:

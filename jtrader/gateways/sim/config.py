@@ -28,13 +28,12 @@ Exceptions::
 from __future__ import annotations
 
 import dataclasses
-import json
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from jtrader.config import read_config_file
 from jtrader.domain import Instrument, InstrumentId, InstrumentRegistry, Venue
 
 __all__ = [
@@ -191,13 +190,4 @@ def parse_config(data: dict[str, Any], source: str = "<config>") -> SimVenueConf
 
 def load_config(path: str | Path) -> SimVenueConfig:
     """Read a TOML (or ``.json``) config file; raises SimConfigError saying what is wrong with it."""
-    path = Path(path)
-    kind = "JSON" if path.suffix == ".json" else "TOML"
-    try:
-        text = path.read_text()
-        data = json.loads(text) if kind == "JSON" else tomllib.loads(text)
-    except FileNotFoundError:
-        raise SimConfigError(f"sim venue config {path} does not exist: pass --config with a TOML file") from None
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        raise SimConfigError(f"sim venue config {path} is not valid {kind} ({exc}): fix the syntax") from None
-    return parse_config(data, str(path))
+    return parse_config(read_config_file(path, "sim venue config", SimConfigError), str(path))
