@@ -19,7 +19,15 @@ from rich.table import Table
 
 from jtrader.config import load_settings
 
-BENCHMARKS = ["bench.ingest", "bench.bus", "bench.oms", "bench.matching", "bench.backtest", "bench.features", "bench.desk"]
+BENCHMARKS = [
+    "bench.ingest",
+    "bench.bus",
+    "bench.oms",
+    "bench.matching",
+    "bench.backtest",
+    "bench.features",
+    "bench.desk",
+]
 
 
 def main() -> int:
