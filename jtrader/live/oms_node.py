@@ -70,6 +70,7 @@ class OmsNode:
         self.last_reconcile: Any = None
         self._last_snapshot = 0.0
         self._fills_stored = 0
+        self._health: dict[str, Any] = {"ok": False, "starting": True}
         self.store: Any = None
         self._define_metrics()
 
@@ -96,7 +97,7 @@ class OmsNode:
         keys = ensure_keys(self.settings.resolve(Path(self.config.run.keys_dir)))
         oms_cfg = self.config.oms
         journal_path = self.run_dir / "oms.journal"
-        risk = RiskEngine(self.config.risk, self.instruments)
+        risk = self.risk = RiskEngine(self.config.risk, self.instruments)
         policies = OmsConfig(cancel_on_disconnect=oms_cfg.cancel_on_disconnect)
         routes = {Venue.SIM: "sim"}
         if journal_path.exists():
@@ -199,6 +200,7 @@ class OmsNode:
                 outputs += oms.on_timer(now)
                 for client in self.server.check_liveness():  # the server keeps its own (monotonic) clock
                     outputs += oms.on_client_disconnected(client)
+                self._update_health()
             if outputs:
                 self._send(outputs)
                 self.m_batch.observe(time.perf_counter() - started)
@@ -270,13 +272,17 @@ class OmsNode:
             self.store = None
             log.warning("snapshot to the SQL store failed (%s); trading continues", type(exc).__name__)
 
-    def health(self) -> dict[str, Any]:
-        snapshot_killed = self.oms.snapshot().killed if hasattr(self, "oms") else None
-        return {
-            "ok": not self._stop.is_set() and bool(getattr(self, "reconciled", False)),
+    def _update_health(self) -> None:
+        """Refresh the health report from the loop thread (the HTTP thread only reads the reference)."""
+        self._health = {
+            "ok": not self._stop.is_set() and self.reconciled,
             "reconciled": self.reconciled,
-            "killed": snapshot_killed,
-            "open_orders": len(self.oms.open_orders()) if hasattr(self, "oms") else None,
-            "clients": len(self.server.live_clients()) if hasattr(self, "server") else 0,
+            "killed": self.risk.killed,
+            "open_orders": len(self.oms.open_orders()),
+            "clients": len(self.server.live_clients()),
             "uptime_s": (time.time_ns() - self._started_ns) / 1e9,
         }
+
+    def health(self) -> dict[str, Any]:
+        """The report as of the loop's last timer tick (at most ~100 ms old); safe from any thread."""
+        return self._health
