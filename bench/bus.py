@@ -156,6 +156,18 @@ def _percentiles(samples_ns: list[int]) -> tuple[float, float]:
     return statistics.median(samples) / 1000, samples[int(len(samples) * 0.99)] / 1000
 
 
+def raw_round_trip(tmp: Path, trips: int = 3000, warmup: int = 500) -> tuple[float, float]:
+    """The raw pyzmq DEALER/ROUTER round trip over ipc in ``tmp``: (p50, p99) in µs, the desks' baseline."""
+    raw = _RawDriver(f"ipc://{tmp}/raw.sock")
+    samples = []
+    for i in range(trips):
+        t0 = time.perf_counter_ns()
+        raw.trip(i)
+        samples.append(time.perf_counter_ns() - t0)
+    raw.close()
+    return _percentiles(samples[warmup:])
+
+
 class _RawDriver:
     """A raw pyzmq DEALER against the raw echo process: ``trip()`` is one round trip of 100-byte frames."""
 

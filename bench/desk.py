@@ -27,7 +27,7 @@ from typing import Any
 import zmq
 from rich.console import Console
 
-from bench.bus import _percentiles, _raw_echo, _RawDriver, _spawn
+from bench.bus import _percentiles, raw_round_trip
 from jtrader.bus.auth import ClientCurve
 from jtrader.bus.messages import ExecutionReport, Report, SubmitOrder
 from jtrader.bus.transport import CommandClient
@@ -106,17 +106,7 @@ def _wait_ready(config: Any, settings: Settings) -> None:
 def run(settings: Settings, console: Console) -> list[dict]:
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
-        proc, conn, endpoint = _spawn(_raw_echo, f"ipc://{tmp}/raw.sock")
-        raw = _RawDriver(endpoint)
-        trips = []
-        for i in range(3000):
-            t0 = time.perf_counter_ns()
-            raw.trip(i)
-            trips.append(time.perf_counter_ns() - t0)
-        raw.close()
-        conn.send("stop")
-        proc.join(5)
-        raw_p50, raw_p99 = _percentiles(trips[500:])
+        raw_p50, raw_p99 = raw_round_trip(Path(tmp))
         for transport in ("ipc", "tcp"):
             root = Path(tmp) / transport
             root.mkdir()

@@ -37,11 +37,13 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 stamp=.venv/.jtrader-installed
-want=$(cat requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)
+want=$(cat requirements.lock pyproject.toml ci/setup.sh | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   echo "setup: installing the locked dependency set into .venv (about a minute on a fresh machine)"
   .venv/bin/python -m pip install -q --disable-pip-version-check -U pip uv 2>&1 | grep -v "is ignored" || true
-  .venv/bin/uv pip sync -q --python .venv/bin/python requirements.lock
+  # Byte-compile at install: with PYTHONDONTWRITEBYTECODE set (as on these machines) every desk
+  # process and test subprocess would otherwise compile ~700 modules from source at start-up.
+  .venv/bin/uv pip sync -q --compile-bytecode --python .venv/bin/python requirements.lock
   .venv/bin/uv pip install -q --python .venv/bin/python --no-deps -e .
   echo "$want" > "$stamp"
 fi

@@ -397,6 +397,7 @@ class Subscriber(_Socket):
             allow_all_interfaces=allow_all_interfaces,
         )
         self.topics: set[bytes] = set()
+        self.conflated = 0  # events dropped undecoded by recv_latest because a newer one of their topic followed
         for topic in topics:
             self.subscribe(topic)
 
@@ -413,6 +414,12 @@ class Subscriber(_Socket):
         self.topics.discard(topic)
 
     def _decode(self, frames: list[bytes]) -> tuple[bytes, Any] | None:
+        item = self._decode_uncounted(frames)
+        if item is not None:
+            self._count_in(item[1])
+        return item
+
+    def _decode_uncounted(self, frames: list[bytes]) -> tuple[bytes, Any] | None:
         if len(frames) != 3:
             self._reject(RejectReason.MALFORMED, f"expected 3 frames [topic, version, payload], got {len(frames)}")
             return None
@@ -425,7 +432,6 @@ class Subscriber(_Socket):
         except Exception as exc:  # a decoder bug must not stop the consumer's loop
             self._reject(RejectReason.MALFORMED, f"{type(exc).__name__}: {exc}"[:_MAX_REASON_TEXT])
             return None
-        self._count_in(msg)
         return topic, msg
 
     def recv(self, timeout_ms: int | None = 0) -> tuple[bytes, Any] | None:
@@ -446,19 +452,63 @@ class Subscriber(_Socket):
         """Return the next valid event already queued, or None at once."""
         return self.recv(0)
 
-    def recv_batch(self, max_messages: int = 1024) -> list[tuple[bytes, Any]]:
-        """Return every valid event already queued, up to ``max_messages``, without waiting."""
-        out: list[tuple[bytes, Any]] = []
+    def _drain_frames(self, max_messages: int) -> list[list[bytes]]:
+        """Up to ``max_messages`` queued messages as frame lists, without waiting (the hot path: no per-part sugar)."""
         sock = self.socket
+        recv, more = sock.recv, sock.get
+        drained: list[list[bytes]] = []
         for _ in range(max_messages):
             try:
-                frames = sock.recv_multipart(zmq.NOBLOCK)
+                frames = [recv(zmq.NOBLOCK)]
             except zmq.Again:
                 break
-            item = self._decode(frames)
-            if item is not None:
-                out.append(item)
+            while more(zmq.RCVMORE):
+                frames.append(recv())
+            drained.append(frames)
+        return drained
+
+    def _count_batch(self, items: list[tuple[bytes, Any]]) -> None:
+        counts: dict[type, int] = {}
+        first: dict[type, Any] = {}
+        for _, msg in items:
+            cls = type(msg)
+            if cls in counts:
+                counts[cls] += 1
+            else:
+                counts[cls] = 1
+                first[cls] = msg
+        for cls, n in counts.items():
+            child = self._in.get(cls)
+            if child is None:
+                child = self._in[cls] = self.metrics.messages_in.labels(self.name, _kind_of(first[cls]).decode())
+            child.inc(n)
+
+    def recv_batch(self, max_messages: int = 1024) -> list[tuple[bytes, Any]]:
+        """Return every valid event already queued, up to ``max_messages``, without waiting."""
+        decode = self._decode_uncounted
+        out = [item for frames in self._drain_frames(max_messages) if (item := decode(frames)) is not None]
+        self._count_batch(out)
         return out
+
+    def recv_latest(self, max_messages: int = 1024) -> tuple[list[tuple[bytes, Any]], int]:
+        """Drain up to ``max_messages`` queued events and return the newest of each topic, and how many were drained.
+
+        For consumers that only need the latest value per topic (marks, reference
+        prices): older events of a topic are dropped undecoded and counted in
+        ``conflated``. The events returned are in the order their newest
+        arrived, so "whichever came last" across topics is kept.
+        """
+        drained = self._drain_frames(max_messages)
+        newest: dict[bytes, list[bytes]] = {}
+        for frames in drained:
+            topic = frames[0] if len(frames) == 3 else b"\x00malformed%d" % len(newest)  # decode rejects it
+            newest.pop(topic, None)
+            newest[topic] = frames
+        self.conflated += len(drained) - len(newest)
+        decode = self._decode_uncounted
+        out = [item for frames in newest.values() if (item := decode(frames)) is not None]
+        self._count_batch(out)
+        return out, len(drained)
 
 
 # -- DEALER -> ROUTER ---------------------------------------------------------------------

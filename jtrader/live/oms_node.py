@@ -47,6 +47,7 @@ __all__ = ["OmsNode"]
 log = logging.getLogger("jtrader.oms")
 
 BATCH = 512  # inputs per socket per pass: bounds latency of the other sockets
+MD_BATCH = 4096  # market-data events drained per pass (conflated to the newest per topic)
 TIMER_NS = 100_000_000
 SHUTDOWN_CANCEL_WAIT_S = 2.0
 OPERATOR = b"operator.shutdown"
@@ -189,11 +190,13 @@ class OmsNode:
                     outputs += report.outputs
                 else:
                     outputs += oms.on_venue_event(event, Venue.SIM)
-            ticks = self.market_data.recv_batch(BATCH)
+            # Marks and reference prices need only the newest event per topic: older ones in the
+            # batch are dropped undecoded, so the OMS keeps up with the full tick rate.
+            ticks, drained = self.market_data.recv_latest(MD_BATCH)
             for _, event in ticks:
                 outputs += oms.on_market_data(event)
-            if ticks:
-                self.m_md.inc(len(ticks))
+            if drained:
+                self.m_md.inc(drained)
             now = time.time_ns()
             if now - last_timer >= TIMER_NS:
                 last_timer = now

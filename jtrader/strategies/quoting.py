@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from jtrader.bus.messages import ExecutionReport, OrderRejected
 from jtrader.domain import InstrumentId, OrderType, Quote, Side, TimeInForce
 from jtrader.marketdata.book import OrderBook
 from jtrader.strategies.base import Strategy, StrategyContext
@@ -35,6 +36,15 @@ class QuotingStrategy(Strategy):
         self.config = params or QuotingParams()
         self._last_requote: dict[InstrumentId, int] = {}
         self._working: dict[tuple[InstrumentId, Side], tuple[str, int]] = {}  # -> (client id, price)
+        # The touch each instrument was last requoted at; cleared by any order report. While the touch and
+        # our orders are unchanged a requote is a no-op, so it is skipped (most ticks repeat the touch).
+        self._quoted_touch: dict[InstrumentId, tuple[int, int]] = {}
+
+    def on_order_update(self, ctx: StrategyContext, report: ExecutionReport) -> None:
+        self._quoted_touch.clear()
+
+    def on_reject(self, ctx: StrategyContext, reject: OrderRejected) -> None:
+        self._quoted_touch.clear()
 
     def on_quote(self, ctx: StrategyContext, quote: Quote) -> None:
         self._requote(ctx, quote.instrument_id, quote.bid_ticks, quote.ask_ticks)
@@ -51,6 +61,10 @@ class QuotingStrategy(Strategy):
         if now - self._last_requote.get(instrument_id, -(1 << 62)) < self.config.min_requote_ns:
             return
         self._last_requote[instrument_id] = now
+        touch = (best_bid, best_ask)
+        if self._quoted_touch.get(instrument_id) == touch:
+            return
+        self._quoted_touch[instrument_id] = touch
         cfg = self.config
         position = ctx.position(instrument_id)
         skew = round(position * cfg.skew_ticks_per_lot)

@@ -22,6 +22,7 @@ from tests.bus.builders import (
     quote,
     submit,
     trade,
+    wait_until,
     warm_up,
 )
 from tests.bus.builders import ack as ack_of
@@ -163,3 +164,27 @@ def test_sub_socket_is_exposed_for_foreign_event_loops(ctx, closing, registry, t
     _pub, sub = connected_pair(ctx, closing, registry, "inproc", tmp_path, [b"md."])
     assert isinstance(sub.socket, zmq.Socket) and sub.socket.type == zmq.SUB
     assert sub.socket.linger == 0
+
+
+def test_recv_latest_keeps_the_newest_event_per_topic_in_arrival_order(ctx, closing, registry, tmp_path) -> None:
+    pub, sub = connected_pair(ctx, closing, registry, "inproc", tmp_path, [b"md."])
+    warm_up(lambda: pub.publish(md_topic(BTC, "warmup"), trade(0)), lambda: sub.recv(10))
+    while sub.recv(50):
+        pass
+    btc_trade, eth_trade = md_topic(BTC, "trade"), md_topic(ETH, "trade")
+    decoded_before = counter(registry, "messages_in", component="md.sub", type="trade")
+    for i in range(1, 6):
+        pub.publish(btc_trade, trade(i))
+    pub.publish(eth_trade, trade(1, ETH))
+    pub.publish(btc_trade, trade(6))  # BTC's newest now arrived after ETH's
+    pub.socket.send_multipart([btc_trade, b"\x01"])  # malformed: two frames
+    wait_until(lambda: sub.socket.poll(10))
+    time.sleep(0.05)
+
+    latest, drained = sub.recv_latest(100)
+
+    assert latest == [(eth_trade, trade(1, ETH)), (btc_trade, trade(6))]
+    assert drained == 8
+    assert sub.conflated == 5  # BTC trades 1-5, dropped undecoded
+    assert counter(registry, "messages_in", component="md.sub", type="trade") - decoded_before == 2
+    assert counter(registry, "rejects", component="md.sub", reason="malformed") == 1
