@@ -27,6 +27,8 @@ BENCHMARKS = [
     "bench.backtest",
     "bench.features",
     "bench.desk",
+    "bench.gateways",
+    "bench.tick_to_order",
 ]
 
 

@@ -6,7 +6,8 @@ partition write, data-quality row), ``summarize`` fails the run if a unit
 failed. Re-running an interval replaces its partitions and rows. Params:
 ``source`` (capture | binance_archive | huobi_klines), ``venues``,
 ``symbols``, ``location`` (mirror root or archive base URL; empty: the
-settings' data path), ``datasets`` (archive: trades, klines).
+settings' data path), ``datasets`` (archive: trades, aggTrades, klines; empty:
+trades and klines; aggTrades fill the lake's ``agg_trades``).
 """
 
 from __future__ import annotations

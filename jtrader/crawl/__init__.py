@@ -21,9 +21,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from jtrader.config import Settings
 from jtrader.crawl.engine import CrawlUnit, DatasetQuality, UnitResult, check_table, crawl_range, crawl_unit, plan_units
-from jtrader.crawl.sources import SourceError, SourceMissing, archive_path
+from jtrader.crawl.sources import ARCHIVE_DATASETS, SourceError, SourceMissing, archive_path
 
 __all__ = [
+    "ARCHIVE_DATASETS",
     "CrawlUnit",
     "DatasetQuality",
     "SourceError",

@@ -8,11 +8,16 @@ Guarantees:
   day no longer produces loses its old part;
 - one data-quality row per (dataset, venue, symbol, date, source) is
   upserted in the SQL store (re-runs update it, never add one);
-- checks per dataset: duplicates (trade ids; bar times), time going
-  backwards, gaps (sequence gaps of the book; missing minutes of 1m bars),
-  price sanity (positive, within ``max_jump`` of the day's median), crossed
-  books; counts are stored, the data is kept (corrupt rows never get this
-  far: the parsers reject them, and rejects are counted too);
+- checks per dataset: duplicates (trade ids, aggregate trade ids, bar
+  times), time going backwards, gaps (sequence gaps of the book; missing
+  aggregate trade ids; missing minutes of 1m bars), price sanity (positive,
+  within ``max_jump`` of the day's median), crossed books; counts are
+  stored, the data is kept (corrupt rows never get this far: the parsers
+  reject them, and rejects are counted too);
+- a source that cannot be read (a damaged zip, a file of the wrong shape)
+  raises before anything is written: the partitions already in the lake stay;
+- a unit only ever replaces or removes the datasets it crawls (an archive
+  unit for ``trades`` leaves the day's ``agg_trades`` alone);
 - :func:`crawl_range` retries a failing unit with backoff, records finished
   units in a state file and skips them when resumed.
 
@@ -38,16 +43,18 @@ import pyarrow as pa
 
 from jtrader.config import Settings
 from jtrader.crawl.sources import (
+    ARCHIVE_DATASETS,
     SourceBatch,
     SourceError,
     SourceMissing,
+    check_archive_datasets,
     read_binance_archive_day,
     read_capture_day,
     read_huobi_kline_day,
 )
 from jtrader.domain import InstrumentRegistry, Venue
 from jtrader.gateways.stream import Backoff
-from jtrader.ingest.engine import FileReport, default_registry
+from jtrader.ingest import FileReport, default_registry
 from jtrader.storage.lake import Lake, PartitionKey
 
 __all__ = ["CrawlUnit", "UnitResult", "DatasetQuality", "crawl_unit", "crawl_range", "plan_units", "check_table"]
@@ -55,7 +62,8 @@ __all__ = ["CrawlUnit", "UnitResult", "DatasetQuality", "crawl_unit", "crawl_ran
 log = logging.getLogger(__name__)
 _NS_DAY = 86_400 * 10**9
 _SOURCES = ("capture", "binance_archive", "huobi_klines")
-_ALL_DATASETS = ("trades", "quotes", "book_deltas", "book_snapshots", "bars_1m")
+_CAPTURE_DATASETS = ("trades", "quotes", "book_deltas", "book_snapshots")
+_DEFAULT_ARCHIVE_DATASETS = ("trades", "klines")
 
 
 @dataclass(frozen=True)
@@ -66,8 +74,17 @@ class CrawlUnit:
     symbol: str
     day: str  # YYYY-MM-DD
     source: str = "capture"
-    datasets: tuple[str, ...] = ()  # archive datasets (trades, klines); empty: all the source has
+    datasets: tuple[str, ...] = ()  # archive datasets (trades, aggTrades, klines); empty: trades and klines
     location: str = ""  # mirror root or archive base URL; empty: settings.data_dir
+
+    @property
+    def lake_datasets(self) -> tuple[str, ...]:
+        """The lake datasets this unit writes (and so may replace or remove for its day)."""
+        if self.source == "capture":
+            return _CAPTURE_DATASETS
+        if self.source == "huobi_klines":
+            return ("bars_1m",)
+        return tuple(ARCHIVE_DATASETS[d] for d in self.datasets or _DEFAULT_ARCHIVE_DATASETS if d in ARCHIVE_DATASETS)
 
     @property
     def key(self) -> str:
@@ -126,7 +143,7 @@ class UnitResult:
 
 
 def check_table(dataset: str, table: pa.Table, max_jump: float = 0.5) -> DatasetQuality:
-    """Count duplicates, backwards time, missing minutes, price outliers and crossed quotes in a partition."""
+    """Count duplicates, backwards time, id gaps or missing minutes, price outliers and crossed quotes."""
     q = DatasetQuality(dataset, rows=table.num_rows)
     if not table.num_rows:
         return q
@@ -135,11 +152,16 @@ def check_table(dataset: str, table: pa.Table, max_jump: float = 0.5) -> Dataset
     if dataset == "trades":
         ids = table.column("trade_id").to_numpy(zero_copy_only=False)
         q.duplicates = int(len(ids) - len(np.unique(ids)))
+    if dataset == "agg_trades":
+        ids = table.column("agg_trade_id").to_numpy()
+        unique = np.unique(ids)
+        q.duplicates = int(len(ids) - len(unique))
+        q.gaps = int(np.count_nonzero(np.diff(unique) > 1))  # runs of missing aggregate ids
     if dataset == "bars_1m":
         q.duplicates = int(len(ts) - len(np.unique(ts)))
         minutes = np.unique(ts) // 60_000_000_000
         q.gaps = int(np.count_nonzero(np.diff(minutes) > 1))
-    price_col = {"trades": "price", "bars_1m": "close", "quotes": "bid_price", "book_deltas": None}.get(dataset)
+    price_col = {"trades": "price", "agg_trades": "price", "bars_1m": "close", "quotes": "bid_price"}.get(dataset)
     if price_col:
         prices = table.column(price_col).to_numpy()
         median = float(np.median(prices))
@@ -159,8 +181,8 @@ def _read(unit: CrawlUnit, settings: Settings, registry: InstrumentRegistry) -> 
     if unit.source == "huobi_klines":
         return read_huobi_kline_day(root, instrument, day)
     if unit.source == "binance_archive":
-        base = unit.location or root.as_uri()
-        return read_binance_archive_day(base, instrument, list(unit.datasets or ("trades", "klines")), day)
+        base = unit.location if "://" in unit.location else root.resolve().as_uri()  # a folder: a file:// mirror
+        return read_binance_archive_day(base, instrument, list(unit.datasets or _DEFAULT_ARCHIVE_DATASETS), day)
     raise SourceError(f"unknown source {unit.source!r}: expected one of {', '.join(_SOURCES)}")
 
 
@@ -227,8 +249,8 @@ def crawl_unit(
             frame = table.to_pandas()
             frame["venue"], frame["symbol"] = key.venue, key.symbol
             mongo.insert_market_rows(dataset, frame)
-    # parts of this source for datasets the day no longer produces are stale
-    for dataset in _ALL_DATASETS:
+    # parts of this source for datasets of this unit the day no longer produces are stale
+    for dataset in unit.lake_datasets:
         key = PartitionKey(dataset, instrument.id.venue.value, instrument.id.symbol, day)
         part = lake.partition_dir(key) / f"part-{source}.parquet"
         if part.exists() and not any(d == dataset for d, _ in written):
@@ -246,7 +268,12 @@ def plan_units(
     location: str = "",
     datasets: Iterable[str] = (),
 ) -> list[CrawlUnit]:
-    """Every (venue, symbol) the source can hold for ``day``: the registry's instruments, filtered."""
+    """Every (venue, symbol) the source can hold for ``day``: the registry's instruments, filtered.
+
+    Raises SourceError for an archive dataset the crawler does not know (before any unit runs).
+    """
+    if source == "binance_archive":
+        datasets = check_archive_datasets(datasets)
     registry = default_registry()
     wanted_venues = {Venue(v).value for v in venues} if venues else None
     wanted_symbols = {s.lower() for s in symbols} if symbols else None

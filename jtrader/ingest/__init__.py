@@ -2,7 +2,8 @@
 
 Entry point: :func:`ingest_files`; :func:`ingest_with_progress` adds a
 progress bar and :func:`print_file_reports` the per-file table for the CLI and
-the demo.
+the demo. :func:`parse_binance_capture` parses one capture into lake columns
+without writing them (the crawler writes its own partitions).
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from jtrader.ingest.engine import FileReport, IngestReport, default_registry, discover_files, ingest_files
+from jtrader.ingest.engine import (
+    FileReport,
+    IngestReport,
+    default_registry,
+    discover_files,
+    ingest_files,
+    parse_binance_capture,
+)
 from jtrader.storage.lake import Lake
 from jtrader.storage.sql import RunStatus, SqlStore
 
@@ -25,6 +33,7 @@ __all__ = [
     "discover_files",
     "ingest_files",
     "ingest_with_progress",
+    "parse_binance_capture",
     "print_file_reports",
     "print_lake_summary",
     "record_run",

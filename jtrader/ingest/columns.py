@@ -99,6 +99,18 @@ class EventColumns:
         c["aggressor"].append(event.aggressor.value)
         c["trade_id"].append(event.trade_id)
 
+    def add_agg_trade(self, instrument: Instrument, event: Trade, first_trade_id: int, last_trade_id: int) -> None:
+        """An aggregate trade: ``event.trade_id`` is the aggregate id (digits), the fills are first..last."""
+        c = self._buffer("agg_trades", instrument, ("price",), ("size",)).columns
+        c["ts_event"].append(event.ts_event)
+        c["ts_recv"].append(event.ts_recv)
+        c["price"].append(event.price_ticks)
+        c["size"].append(event.size_lots)
+        c["aggressor"].append(event.aggressor.value)
+        c["agg_trade_id"].append(int(event.trade_id))
+        c["first_trade_id"].append(first_trade_id)
+        c["last_trade_id"].append(last_trade_id)
+
     def add_quote(self, instrument: Instrument, event: Quote) -> None:
         c = self._buffer("quotes", instrument, ("bid_price", "ask_price"), ("bid_size", "ask_size")).columns
         c["ts_event"].append(event.ts_event)

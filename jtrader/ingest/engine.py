@@ -41,7 +41,14 @@ from jtrader.gateways.instruments import default_registry
 from jtrader.ingest.columns import NS_PER_DAY, EventColumns
 from jtrader.storage.lake import Lake, PartitionKey
 
-__all__ = ["FileReport", "IngestReport", "ingest_files", "default_registry", "discover_files"]
+__all__ = [
+    "FileReport",
+    "IngestReport",
+    "default_registry",
+    "discover_files",
+    "ingest_files",
+    "parse_binance_capture",
+]
 
 MAX_REJECT_SAMPLES = 20
 ProgressCallback = Callable[[Path, int], None]
@@ -150,6 +157,90 @@ def _source_id(path: Path) -> str:
     return "".join(c if c.isalnum() or c in "_-" else "_" for c in name)
 
 
+def parse_binance_capture(
+    path: Path,
+    registry: InstrumentRegistry,
+    books: dict[InstrumentId, BinanceBookSync] | None = None,
+) -> tuple[EventColumns, FileReport]:
+    """Parse one Binance capture into lake columns and its report; write nothing.
+
+    ``books`` carries the local order books from file to file: pass the same
+    dict for the files of one stream in order (``*_20240808`` then
+    ``*_20240809``) and the second file continues the first one's book, as
+    :func:`ingest_files` does. The report's ``gaps``, ``stale_dropped``,
+    ``crossed`` and ``book_valid`` are this file's. Malformed lines are
+    counted in the report with their line numbers; a file that cannot be read
+    at all raises OSError, ValueError or EOFError naming the problem.
+
+    Example::
+
+        books = {}
+        for path in (folder / "btcusdt_20240808.gz", folder / "btcusdt_20240809.gz"):
+            columns, report = parse_binance_capture(path, default_registry(), books)
+    """
+    report = FileReport(path=Path(path), format="binance_capture")
+    started = time.perf_counter()
+    columns = _parse_binance(report.path, report, registry, {} if books is None else books, None)
+    report.seconds = time.perf_counter() - started
+    return columns, report
+
+
+def _parse_binance(
+    path: Path,
+    report: FileReport,
+    registry: InstrumentRegistry,
+    books: dict[InstrumentId, BinanceBookSync],
+    progress: ProgressCallback | None,
+) -> EventColumns:
+    columns = EventColumns()
+    first = b""
+    for _, line in iter_capture(path):
+        first = line
+        break
+    venue = detect_binance_venue(path, first)
+    report.venue = venue.value
+    parser = BinanceCaptureParser(registry, venue)
+    futures = venue is not Venue.BINANCE
+    touched: dict[InstrumentId, tuple[int, int, int]] = {}
+    for line_no, line in iter_capture(path):
+        report.messages += 1
+        if progress and report.messages % 20_000 == 0:
+            progress(path, report.messages)
+        try:
+            events = parser.parse_line(line, line_no)
+        except DomainError as exc:
+            report.reject(line_no, str(exc))
+            continue
+        for event in events:
+            instrument = registry.get(event.instrument_id)
+            kind = type(event)
+            report.events[kind.__name__] += 1
+            if kind is Trade:
+                columns.add_trade(instrument, event)  # type: ignore[arg-type]
+            elif kind is Quote:
+                columns.add_quote(instrument, event)  # type: ignore[arg-type]
+            elif kind is BookDelta or kind is BookSnapshot:
+                book = books.get(event.instrument_id)
+                if book is None:
+                    book = books[event.instrument_id] = BinanceBookSync(instrument, futures=futures)
+                if event.instrument_id not in touched:
+                    touched[event.instrument_id] = (book.gaps, book.stale_dropped, book.crossed)
+                if kind is BookDelta:
+                    book.on_delta(event)  # type: ignore[arg-type]
+                    columns.add_delta(instrument, event)  # type: ignore[arg-type]
+                else:
+                    book.on_snapshot(event)  # type: ignore[arg-type]
+                    columns.add_snapshot(instrument, event)  # type: ignore[arg-type]
+            report.symbols.add(event.instrument_id.symbol)
+    for instrument_id, (gaps, stale, crossed) in touched.items():
+        book = books[instrument_id]
+        report.gaps += book.gaps - gaps
+        report.stale_dropped += book.stale_dropped - stale
+        report.crossed += book.crossed - crossed
+        report.book_valid = book.is_valid if report.book_valid is None else (report.book_valid and book.is_valid)
+    return columns
+
+
 class _Ingestor:
     def __init__(self, lake: Lake | None, registry: InstrumentRegistry, progress: ProgressCallback | None):
         self.lake = lake
@@ -158,55 +249,7 @@ class _Ingestor:
         self.books: dict[InstrumentId, BinanceBookSync] = {}
 
     def _binance(self, path: Path, report: FileReport) -> EventColumns:
-        columns = EventColumns()
-        first = b""
-        for _, line in iter_capture(path):
-            first = line
-            break
-        venue = detect_binance_venue(path, first)
-        report.venue = venue.value
-        parser = BinanceCaptureParser(self.registry, venue)
-        registry = self.registry
-        books = self.books
-        futures = venue is not Venue.BINANCE
-        touched: dict[InstrumentId, tuple[int, int, int]] = {}
-        for line_no, line in iter_capture(path):
-            report.messages += 1
-            if self.progress and report.messages % 20_000 == 0:
-                self.progress(path, report.messages)
-            try:
-                events = parser.parse_line(line, line_no)
-            except DomainError as exc:
-                report.reject(line_no, str(exc))
-                continue
-            for event in events:
-                instrument = registry.get(event.instrument_id)
-                kind = type(event)
-                report.events[kind.__name__] += 1
-                if kind is Trade:
-                    columns.add_trade(instrument, event)  # type: ignore[arg-type]
-                elif kind is Quote:
-                    columns.add_quote(instrument, event)  # type: ignore[arg-type]
-                elif kind is BookDelta or kind is BookSnapshot:
-                    book = books.get(event.instrument_id)
-                    if book is None:
-                        book = books[event.instrument_id] = BinanceBookSync(instrument, futures=futures)
-                    if event.instrument_id not in touched:
-                        touched[event.instrument_id] = (book.gaps, book.stale_dropped, book.crossed)
-                    if kind is BookDelta:
-                        book.on_delta(event)  # type: ignore[arg-type]
-                        columns.add_delta(instrument, event)  # type: ignore[arg-type]
-                    else:
-                        book.on_snapshot(event)  # type: ignore[arg-type]
-                        columns.add_snapshot(instrument, event)  # type: ignore[arg-type]
-                report.symbols.add(event.instrument_id.symbol)
-        for instrument_id, (gaps, stale, crossed) in touched.items():
-            book = books[instrument_id]
-            report.gaps += book.gaps - gaps
-            report.stale_dropped += book.stale_dropped - stale
-            report.crossed += book.crossed - crossed
-            report.book_valid = book.is_valid if report.book_valid is None else (report.book_valid and book.is_valid)
-        return columns
+        return _parse_binance(path, report, self.registry, self.books, self.progress)
 
     def _huobi(self, path: Path, report: FileReport) -> EventColumns:
         columns = EventColumns()

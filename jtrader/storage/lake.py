@@ -62,6 +62,19 @@ DATASETS: dict[str, pa.Schema] = {
             pa.field("update_id", pa.int64(), nullable=False),
         ]
     ),
+    # Aggregate trades (Binance aggTrades): the fills of one taker order at one
+    # price, trades first_trade_id..last_trade_id of the venue's trade ids.
+    "agg_trades": pa.schema(
+        [
+            *_TS,
+            pa.field("price", pa.float64(), nullable=False),
+            pa.field("size", pa.float64(), nullable=False),
+            pa.field("aggressor", pa.string(), nullable=False),  # "buy" | "sell": the side that took liquidity
+            pa.field("agg_trade_id", pa.int64(), nullable=False),
+            pa.field("first_trade_id", pa.int64(), nullable=False),
+            pa.field("last_trade_id", pa.int64(), nullable=False),
+        ]
+    ),
     # One row per level of a venue diff message; the rows of one message share
     # ``update_id`` (its last update id). size 0 deletes the level.
     "book_deltas": pa.schema(

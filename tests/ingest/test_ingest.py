@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from jtrader.cli import app
-from jtrader.ingest import ingest_files
+from jtrader.ingest import default_registry, ingest_files, parse_binance_capture
 from jtrader.storage.lake import Lake
 from jtrader.storage.sql import SqlStore
 
@@ -105,6 +105,20 @@ def test_reingesting_a_file_gives_identical_partitions_and_no_duplicates(sample_
     assert lake.summary()["rows"].sum() == rows
 
 
+def test_parse_binance_capture_continues_the_book_into_the_next_file_given_the_same_books(sample_data_dir):
+    folder = sample_data_dir / "binance" / "cm"
+    registry = default_registry()
+    books: dict = {}
+    _, first = parse_binance_capture(folder / "ethusd_perp_20240808.gz", registry, books)
+    columns, second = parse_binance_capture(folder / "ethusd_perp_20240809.gz", registry, books)
+    assert (first.book_valid, second.book_valid, second.gaps, second.rejects) == (True, True, 0, 0)
+    assert second.messages == README_LINES["cm/ethusd_perp_20240809.gz"]
+    assert sum(len(b) for b in columns.buffers.values()) > 0
+    # the 08-09 file holds no snapshot: on its own its book never syncs
+    _, alone = parse_binance_capture(folder / "ethusd_perp_20240809.gz", registry)
+    assert alone.book_valid is False
+
+
 def _damaged_capture(sample_data_dir: Path, tmp_path: Path) -> Path:
     source = sample_data_dir / "binance" / "usdm" / "btcusdt_20240808.gz"
     with gzip.open(source, "rb") as handle:
@@ -166,7 +180,7 @@ def test_cli_ingest_prints_counts_records_a_run_and_lists_rejects(cli_env, sampl
     assert f"reject {path}:6:" in result.output
     with SqlStore(f"sqlite:///{cli_env}/var/jtrader.db") as store:
         (run,) = store.runs(kind="ingest")
-    assert run.summary["files"][0]["rejects"] == 3
+    assert run.summary is not None and run.summary["files"][0]["rejects"] == 3
 
 
 def test_cli_ingest_exits_non_zero_only_when_a_file_cannot_be_read(cli_env):

@@ -3,7 +3,9 @@
 Native, not ccxt.pro: ccxt's Huobi order book applies ``seqNum``/``prevSeqNum``
 internally and hides a gap; and Huobi sends numbers as JSON floats, which
 here are decoded from their text (``float_hook=str``) into exact ticks and
-lots instead of Python floats.
+lots instead of Python floats. Huobi sometimes prints small numbers in
+exponent notation (``6.4E-5``; crypto-chassis/ccapi PR #98 met it in trade
+data): such a number is expanded exactly (``0.000064``) before parsing.
 
 Protocol (Huobi spot API docs, "Websocket Market Data"):
 
@@ -35,7 +37,8 @@ from __future__ import annotations
 import gzip
 import zlib
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import msgspec
@@ -63,6 +66,21 @@ def decompress_frame(frame: str | bytes) -> bytes:
     if frame[:2] == b"\x1f\x8b":
         return gzip.decompress(frame)
     return frame
+
+
+def _units(parse: Callable[[str], int], value: Any) -> int:
+    """``parse`` the text of a JSON number; exponent notation (``6.4E-5``) is expanded exactly first."""
+    text = value if isinstance(value, str) else str(value)
+    try:
+        return parse(text)
+    except DomainError:
+        if "e" not in text and "E" not in text:
+            raise
+        try:
+            plain = format(Decimal(text), "f")
+        except InvalidOperation:
+            raise InvalidValue(f"expected a number, got {text!r}") from None
+        return parse(plain)
 
 
 class _Msg(msgspec.Struct):
@@ -144,7 +162,7 @@ class _Sym:
 
     def level(self, pair: Any) -> Level:
         price, size = pair
-        return self.price.parse(str(price)), self.size.parse(str(size))
+        return _units(self.price.parse, price), _units(self.size.parse, size)
 
 
 class HuobiFeed:
@@ -305,8 +323,8 @@ class HuobiFeed:
             out.events.append(
                 Trade(
                     sym.instrument.id,
-                    sym.price.parse(str(row["price"])),
-                    sym.size.parse(str(row["amount"])),
+                    _units(sym.price.parse, row["price"]),
+                    _units(sym.size.parse, row["amount"]),
                     Side(direction),  # Huobi's direction is the taker's side
                     str(row.get("tradeId", row.get("id"))),
                     int(row["ts"]) * _MS,
@@ -319,10 +337,10 @@ class HuobiFeed:
         out.events.append(
             Quote(
                 sym.instrument.id,
-                sym.price.parse(str(t["bid"])),
-                sym.size.parse(str(t["bidSize"])),
-                sym.price.parse(str(t["ask"])),
-                sym.size.parse(str(t["askSize"])),
+                _units(sym.price.parse, t["bid"]),
+                _units(sym.size.parse, t["bidSize"]),
+                _units(sym.price.parse, t["ask"]),
+                _units(sym.size.parse, t["askSize"]),
                 int(t.get("quoteTime") or msg.ts) * _MS,
                 ts_recv,
                 int(t.get("seqId") or 0),
@@ -341,10 +359,10 @@ class HuobiFeed:
         close_ns = (int(t["id"]) + 60) * 1_000_000_000
         return Bar(
             sym.instrument.id,
-            price(str(t["open"])),
-            price(str(t["high"])),
-            price(str(t["low"])),
-            price(str(t["close"])),
+            _units(price, t["open"]),
+            _units(price, t["high"]),
+            _units(price, t["low"]),
+            _units(price, t["close"]),
             float(t["amount"]),  # base volume
             float(t["vol"]),  # quote turnover
             int(t["count"]),

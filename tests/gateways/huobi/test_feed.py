@@ -108,6 +108,20 @@ def test_mbp_gap_marks_stale_and_requests_a_new_snapshot() -> None:
     assert json.loads(out.send[0])["req"] == "market.btcusdt.mbp.150" and feed.stats.gaps == 1
 
 
+def test_numbers_in_exponent_notation_are_read_exactly_not_dropped() -> None:
+    # Huobi sometimes prints small numbers as 6.4E-5 (met in trade data by crypto-chassis/ccapi, PR #98)
+    feed = HuobiFeed(REGISTRY, ["btcusdt"], channels=("trade",))
+    (trade,) = feed.on_frame(DOC_TRADE.replace('"amount":0.006754', '"amount":6.4E-5'), 5).events
+    assert isinstance(trade, Trade) and trade.size_lots == 64  # lots of 0.000001
+    book_feed = HuobiFeed(DOC_REGISTRY, ["btcusdt"])
+    book_feed.on_connect(1)
+    book_feed.on_frame(DOC_MBP_REP, 2)
+    update = DOC_MBP_UPDATE.replace("26.755973959140651643", "2.6e-5")
+    assert [type(e).__name__ for e in book_feed.on_frame(update, 3).events] == ["BookDelta"]  # applied, no gap
+    assert book_feed.books[DOC_BTC.id].book.best_ask() == (64514, 26_000_000_000_000)
+    assert feed.stats.malformed == book_feed.stats.malformed == book_feed.stats.gaps == 0
+
+
 @pytest.mark.parametrize("frame", [b"\x1f\x8b\x08garbage", b"{not json", b'{"ch":"market.btcusdt.mbp.150","tick":{}}'])
 def test_malformed_frames_are_counted(frame: bytes) -> None:
     feed = HuobiFeed(DOC_REGISTRY, ["btcusdt"])
