@@ -18,7 +18,7 @@ from jtrader.domain.errors import DomainError, InvalidValue, OffTick, UnknownIns
 from jtrader.domain.identifiers import InstrumentId
 from jtrader.domain.instruments import Instrument, InstrumentRegistry
 from jtrader.domain.objects import Price, Quantity, parse_decimal
-from jtrader.domain.orders import Fill, Order, Position
+from jtrader.domain.orders import Fill, Order, Position, move_balances
 
 __all__ = [
     "Bar",
@@ -40,6 +40,7 @@ __all__ = [
     "OrderStatus",
     "OrderType",
     "Position",
+    "move_balances",
     "Price",
     "Quantity",
     "Quote",

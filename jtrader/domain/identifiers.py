@@ -10,7 +10,8 @@ from jtrader.domain.errors import InvalidValue
 __all__ = ["InstrumentId", "ClientOrderId", "VenueOrderId", "TradeId", "AccountId", "StrategyId"]
 
 
-class InstrumentId(msgspec.Struct, frozen=True, order=True, array_like=True):
+# gc=False: two values, no cycle possible; every order the OMS keeps holds one.
+class InstrumentId(msgspec.Struct, frozen=True, order=True, array_like=True, gc=False):
     """An instrument on a venue, e.g. ``InstrumentId("BTCUSDT", Venue.BINANCE_USDM)``.
 
     The symbol is the venue's own spelling; ``str()`` gives ``SYMBOL.venue``.

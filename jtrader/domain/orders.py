@@ -10,17 +10,24 @@ from decimal import Decimal
 
 import msgspec
 
-from jtrader.domain.enums import LiquiditySide, OrderStatus, OrderType, Side, TimeInForce
+from jtrader.domain.enums import InstrumentKind, LiquiditySide, OrderStatus, OrderType, Side, TimeInForce
 from jtrader.domain.errors import InvalidValue
 from jtrader.domain.identifiers import InstrumentId
 from jtrader.domain.instruments import Instrument
 
-__all__ = ["Order", "Fill", "Position"]
+__all__ = ["Order", "Fill", "Position", "move_balances"]
 
 _ZERO = Decimal(0)
+_LIMIT = OrderType.LIMIT
+_MARKET = OrderType.MARKET
+_PRICED = frozenset({OrderType.LIMIT, OrderType.STOP_LIMIT})
+_TRIGGERED = frozenset({OrderType.STOP_MARKET, OrderType.STOP_LIMIT})
+_POST_ONLY = TimeInForce.POST_ONLY
 
 
-class Order(msgspec.Struct, kw_only=True):
+# Orders and fills hold only values, never a reference that could form a cycle, so they stay out of the
+# cyclic GC (gc=False): the OMS keeps every one, and tracking them made each collection rescan them all.
+class Order(msgspec.Struct, kw_only=True, gc=False):
     """An order as the OMS tracks it. ``client_order_id`` is unique per account.
 
     Example::
@@ -49,23 +56,23 @@ class Order(msgspec.Struct, kw_only=True):
     ts_last: int = 0
 
     def __post_init__(self) -> None:
-        what = f"order {self.client_order_id or '?'}"
-        if not self.client_order_id:
+        # Runs for every order the OMS accepts: module constants, not enum class lookups, on the common path.
+        cid = self.client_order_id
+        if not cid:
             raise InvalidValue("order: client_order_id must not be empty")
-        if self.quantity_lots <= 0:
-            raise InvalidValue(f"{what}: quantity must be positive, got {self.quantity_lots} lots")
-        needs_price = self.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
-        if needs_price and (self.price_ticks is None or self.price_ticks <= 0):
-            raise InvalidValue(f"{what}: a {self.order_type} order needs a positive price, got {self.price_ticks}")
-        if self.order_type is OrderType.MARKET and self.price_ticks is not None:
-            raise InvalidValue(f"{what}: a market order takes no price; use a limit order with IOC to cap it")
-        needs_trigger = self.order_type in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)
-        if needs_trigger and (self.trigger_ticks is None or self.trigger_ticks <= 0):
-            raise InvalidValue(f"{what}: a {self.order_type} order needs a positive trigger price")
-        if self.time_in_force is TimeInForce.POST_ONLY and self.order_type is not OrderType.LIMIT:
-            raise InvalidValue(f"{what}: post-only applies to limit orders only")
-        if not 0 <= self.filled_lots <= self.quantity_lots:
-            raise InvalidValue(f"{what}: filled {self.filled_lots} outside 0..{self.quantity_lots} lots")
+        quantity, price, order_type = self.quantity_lots, self.price_ticks, self.order_type
+        if quantity <= 0:
+            raise InvalidValue(f"order {cid}: quantity must be positive, got {quantity} lots")
+        if order_type in _PRICED and (price is None or price <= 0):
+            raise InvalidValue(f"order {cid}: a {order_type} order needs a positive price, got {price}")
+        if order_type is _MARKET and price is not None:
+            raise InvalidValue(f"order {cid}: a market order takes no price; use a limit order with IOC to cap it")
+        if order_type in _TRIGGERED and (self.trigger_ticks is None or self.trigger_ticks <= 0):
+            raise InvalidValue(f"order {cid}: a {order_type} order needs a positive trigger price")
+        if self.time_in_force is _POST_ONLY and order_type is not _LIMIT:
+            raise InvalidValue(f"order {cid}: post-only applies to limit orders only")
+        if not 0 <= self.filled_lots <= quantity:
+            raise InvalidValue(f"order {cid}: filled {self.filled_lots} outside 0..{quantity} lots")
 
     @property
     def leaves_lots(self) -> int:
@@ -76,8 +83,12 @@ class Order(msgspec.Struct, kw_only=True):
         return self.status.is_open
 
 
-class Fill(msgspec.Struct, frozen=True, kw_only=True, tag="fill"):
-    """One execution of an order; ``trade_id`` is unique per venue and instrument."""
+class Fill(msgspec.Struct, frozen=True, kw_only=True, tag="fill", gc=False):
+    """One execution of an order; ``(instrument, trade_id, client_order_id)`` is unique.
+
+    A venue's trade id alone is not: a trade between two of our own orders is
+    two fills (one per side) with the same trade id.
+    """
 
     client_order_id: str
     venue_order_id: str
@@ -163,3 +174,25 @@ class Position(msgspec.Struct, kw_only=True):
         if instrument.is_inverse:
             return size * (1 / self.avg_entry - 1 / exit_price)
         return size * (exit_price - self.avg_entry)
+
+
+def move_balances(balances: dict[str, Decimal], instrument: Instrument, fill: Fill, realised: Decimal) -> None:
+    """Move an account's ``balances`` (asset -> amount) by ``fill`` the way venues do.
+
+    Spot: the base asset by the size, the quote asset by the notional.
+    Derivatives: the settlement currency by ``realised`` (the PnL the fill
+    realised on the position). Then the fee currency (the settlement currency
+    if the fill names none) by the fee. The simulated venue and the OMS's
+    expected balances both use this, in this order of additions, so they agree
+    to the last digit.
+    """
+    if instrument.kind is InstrumentKind.SPOT:
+        size = instrument.lots_to_size(fill.size_lots)
+        notional = instrument.notional(instrument.ticks_to_price(fill.price_ticks), size)
+        sign = fill.side.sign
+        balances[instrument.base] = balances.get(instrument.base, _ZERO) + sign * size.as_decimal()
+        balances[instrument.quote] = balances.get(instrument.quote, _ZERO) - sign * notional
+    else:
+        balances[instrument.settle] = balances.get(instrument.settle, _ZERO) + realised
+    currency = fill.fee_currency or instrument.settle
+    balances[currency] = balances.get(currency, _ZERO) - fill.fee

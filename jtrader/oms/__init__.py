@@ -1,8 +1,10 @@
 """The order management system core: order state machine, risk gate, routing, positions, PnL and journal.
 
 Entry point: :class:`OmsEngine` (pure, clock injected; returns outputs for the
-runtime to send). :class:`Journal` is its write-ahead log; recover with
+runtime to send). :class:`Journal` is its write-ahead log, in segments with
+checkpoints (:meth:`OmsEngine.maybe_checkpoint`); recover with
 :meth:`OmsEngine.from_journal`, then :meth:`OmsEngine.reconcile` with each venue.
+:meth:`OmsEngine.changes_since` feeds incremental copies to a reporting store.
 
 Exceptions::
 
@@ -14,18 +16,33 @@ Exceptions::
 
 from jtrader.oms.config import OmsConfig
 from jtrader.oms.engine import NS_PER_DAY, OmsEngine, OmsError, RecoveryError, RecoveryInfo, unrealised_pnl
-from jtrader.oms.journal import Journal, JournalCorrupt, JournalError, JournalReplay, repair, replay
+from jtrader.oms.journal import (
+    Journal,
+    JournalCorrupt,
+    JournalError,
+    JournalFiles,
+    JournalReplay,
+    journal_exists,
+    journal_files,
+    repair,
+    replay,
+)
 from jtrader.oms.messages import (
     TOPIC_EXECUTION,
     TOPIC_POSITION,
     TOPIC_RISK,
     AmendRequested,
     AnyRecord,
+    BalancesBaselined,
     CancelRequested,
+    ChangeCursor,
+    CheckpointOrder,
     CommandRejected,
     DayStarted,
     Difference,
     FundingApplied,
+    OmsChanges,
+    OmsCheckpoint,
     OmsSnapshot,
     OrderAccepted,
     Output,
@@ -46,7 +63,10 @@ __all__ = [
     "TOPIC_RISK",
     "AmendRequested",
     "AnyRecord",
+    "BalancesBaselined",
     "CancelRequested",
+    "ChangeCursor",
+    "CheckpointOrder",
     "CommandRejected",
     "DayStarted",
     "Difference",
@@ -54,9 +74,12 @@ __all__ = [
     "Journal",
     "JournalCorrupt",
     "JournalError",
+    "JournalFiles",
     "JournalReplay",
     "OmsConfig",
     "OmsEngine",
+    "OmsChanges",
+    "OmsCheckpoint",
     "OmsError",
     "OmsSnapshot",
     "OrderAccepted",
@@ -71,6 +94,8 @@ __all__ = [
     "ToClient",
     "ToVenue",
     "VenueEventApplied",
+    "journal_exists",
+    "journal_files",
     "repair",
     "replay",
     "unrealised_pnl",

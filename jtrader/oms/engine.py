@@ -18,7 +18,8 @@ Order state machine (``OrderStatus``)::
   on a terminal order (a late fill after a cancel, or after the venue said
   cancelled) is still applied to the order and the position: fills are facts.
   It turns the order into ``filled`` only if it completes the quantity.
-- A fill is applied once per ``(instrument, trade_id)``; a duplicate is counted
+- A fill is applied once per ``(instrument, trade_id, client_order_id)`` (a trade
+  between two of our own orders is two fills with one trade id); a duplicate is counted
   and ignored. A duplicate ack is ignored; an ack after a fill, cancel or
   expiry only records the venue order id. An ack for an order the OMS rejected
   makes it send a cancel (the venue must not hold an order we do not track).
@@ -49,11 +50,14 @@ Every refusal reaches the sender as ``OrderRejected`` with a ``RejectReason``,
 is journaled (``CommandRejected``) and counted in :attr:`OmsEngine.counters`
 (``rejected.<reason>``; mirrored to a Prometheus counter when a registry is given).
 
-Performance: risk checks are O(1) on incremental aggregates; bulk cancels
-(mass cancel, disconnect, kill, flatten) scan the open orders. Per-order
-bookkeeping and journal records are kept out of the cyclic GC; a runtime
-holding many orders should still ``gc.freeze()`` after recovery and raise the
-young-generation threshold (``bench/oms.py`` measures the core).
+Performance: risk checks are O(1) on incremental aggregates (one lookup per
+order for the strategy's and the portfolio's); bulk cancels (mass cancel,
+disconnect, kill, flatten) scan the open orders. What the OMS keeps per order
+(its bookkeeping, the order, the request, journal records) and the messages it
+makes per order are kept out of the cyclic GC (``gc=False``): the heap grows by
+no tracked object per order, so no collection ever rescans the order book
+(``bench/oms.py`` measures the core). Reporting readers use
+:meth:`OmsEngine.changes_since`, O(changes), never a full copy.
 
 Exceptions::
 
@@ -69,6 +73,7 @@ import hashlib
 import os
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -112,20 +117,37 @@ from jtrader.domain import (
     Side,
     TimeInForce,
     Venue,
+    move_balances,
 )
 from jtrader.oms.config import OmsConfig
-from jtrader.oms.journal import FsyncPolicy, Journal, repair, replay
+from jtrader.oms.journal import (
+    FsyncPolicy,
+    Journal,
+    JournalCorrupt,
+    journal_files,
+    prune,
+    read_checkpoint,
+    repair,
+    replay,
+    segment_path,
+    write_checkpoint,
+)
 from jtrader.oms.messages import (
     TOPIC_EXECUTION,
     TOPIC_POSITION,
     TOPIC_RISK,
     AmendRequested,
     AnyRecord,
+    BalancesBaselined,
     CancelRequested,
+    ChangeCursor,
+    CheckpointOrder,
     CommandRejected,
     DayStarted,
     Difference,
     FundingApplied,
+    OmsChanges,
+    OmsCheckpoint,
     OmsSnapshot,
     OrderAccepted,
     Output,
@@ -138,7 +160,7 @@ from jtrader.oms.messages import (
     ToVenue,
     VenueEventApplied,
 )
-from jtrader.risk.engine import RESTING_TIFS, RiskEngine
+from jtrader.risk.engine import RESTING_TIFS, RiskEngine, RiskError
 
 __all__ = ["OmsEngine", "OmsError", "RecoveryError", "RecoveryInfo", "unrealised_pnl", "NS_PER_DAY"]
 
@@ -158,6 +180,8 @@ _SUBMIT = RequestKind.SUBMIT
 _CANCEL = RequestKind.CANCEL
 _AMEND = RequestKind.AMEND
 _TRUE = frozenset({"1", "true", "yes", "on"})
+# Changes kept for changes_since() readers (8 bytes each); a reader further behind gets everything again.
+_CHANGE_LOG_LIMIT = 1 << 22
 
 
 class OmsError(Exception):
@@ -169,12 +193,21 @@ class RecoveryError(OmsError):
 
 
 class RecoveryInfo(msgspec.Struct, frozen=True):
-    """What :meth:`OmsEngine.from_journal` read: records applied and the torn tail it dropped."""
+    """What :meth:`OmsEngine.from_journal` read.
+
+    ``records`` applied from the segments replayed (``segments`` of them, after
+    the ``checkpoint`` file loaded, "" if none); the last segment's good prefix
+    (``valid_bytes``) and the torn tail it dropped; checkpoints that could not
+    be used, and why (``skipped_checkpoints``).
+    """
 
     records: int
     valid_bytes: int
     ignored_bytes: int
     torn_reason: str
+    checkpoint: str = ""
+    segments: int = 1
+    skipped_checkpoints: list[str] = []
 
 
 class _Live(msgspec.Struct, gc=False):
@@ -277,17 +310,36 @@ class OmsEngine:
         self._orders: dict[str, _Live] = {}
         self._open: dict[str, _Live] = {}  # insertion-ordered: bulk cancels go out in a stable order
         self._fills: list[Fill] = []
-        self._fill_keys: set[tuple[InstrumentId, str]] = set()
+        self._fill_keys: set[tuple[InstrumentId, str, str]] = set()
         self._orphan_fills: list[Fill] = []  # fills of instruments we do not know: kept, not applied
         self._positions: dict[tuple[str, InstrumentId], Position] = {}
         self._positions_by_instrument: dict[InstrumentId, list[Position]] = {}
         self._funding: dict[tuple[str, InstrumentId], Decimal] = {}
+        # What the account holds at each venue, moved by fills and funding as the venue moves it, in the
+        # venue's execution order (see _book_fill): the running figures, the baseline they started from
+        # (amounts, and how many fills the OMS had then), positions in execution order, the latest
+        # execution time per venue, and funding since the baseline.
+        self._balances: dict[Venue, dict[str, Decimal]] = {
+            Venue(venue): dict(amounts) for venue, amounts in self.config.starting_balances.items()
+        }
+        self._baselined: set[Venue] = set()
+        self._baselines: dict[Venue, tuple[dict[str, Decimal], int]] = {}
+        self._shadows: dict[InstrumentId, Position] = {}
+        self._executed_to: dict[Venue, int] = {}
+        self._funding_since: dict[Venue, dict[str, Decimal]] = {}
         self._replaying = False
         self._track_pnl = risk.limits.daily_loss_limit is not None
         self._flatten_seq = 0
+        self._last_checkpoint_bytes = 0
+        # Change logs for incremental readers (changes_since): every change appends the order or position.
+        self._order_log: list[_Live] = []
+        self._order_log_start = 0  # change number of _order_log[0]
+        self._position_log: list[Position] = []
+        self._position_log_start = 0
         self.recovery: RecoveryInfo | None = None
         self.counters: dict[str, int] = {}
         self._metric: Any = None
+        self._metric_children: dict[str, Any] = {}
         if metrics_registry is not None:
             from prometheus_client import Counter
 
@@ -333,22 +385,90 @@ class OmsEngine:
     ) -> OmsEngine:
         """Rebuild the OMS from the journal at ``path``, cut its torn tail, and keep journaling to it.
 
+        Loads the newest readable checkpoint whose later segments are all on
+        disk, replays those segments in order (only the last may end in a torn
+        record, which is cut), and appends to the last one. Without a usable
+        checkpoint it replays every segment from the first; if segments needed
+        for that were deleted, it raises :class:`RecoveryError` rather than
+        start from a partial state.
+
         ``risk`` must be a fresh engine (its kill-switch latch comes from the
         journal). Call :meth:`reconcile` with each venue's snapshot next.
         """
         engine = cls(
             instruments, risk, clock, account_id, routes=routes, config=config, metrics_registry=metrics_registry
         )
-        replayed = replay(path)
-        engine.recover(replayed)
+        base = Path(path)
+        files = journal_files(base)
+        segments = files.segments
+        last = max(segments, default=0)
+        skipped: list[str] = []
+        state: OmsCheckpoint | None = None
+        start = 0
+        used = ""
+        for number in sorted(files.checkpoints, reverse=True):
+            checkpoint = files.checkpoints[number]
+            # Its segment may be missing only if nothing follows it (killed before the segment was created).
+            end = max(last, number)
+            missing = [n for n in range(number, end + 1) if n not in segments and not n == number == end]
+            if missing:
+                skipped.append(f"{checkpoint.name}: segments {missing} after it are missing")
+                continue
+            try:
+                state = read_checkpoint(checkpoint, OmsCheckpoint)
+            except (JournalCorrupt, OSError) as exc:
+                skipped.append(str(exc))
+                continue
+            start, used = number, checkpoint.name
+            break
+        if state is None:
+            missing = [n for n in range(last + 1) if n not in segments]
+            if missing and not files.empty:
+                raise RecoveryError(
+                    f"journal {base}: no usable checkpoint ({'; '.join(skipped) or 'none on disk'}) and segments "
+                    f"{missing} needed to replay from the start are gone: restore a checkpoint or the segments "
+                    "from backup"
+                )
+        else:
+            if state.account_id != account_id:
+                raise RecoveryError(
+                    f"{used} is the journal of account {state.account_id!r}, not {account_id!r}: "
+                    "start with the account that wrote it"
+                )
+            engine._restore(state)
+        last = max(last, start)
+        records = prior_bytes = 0
+        for number in range(start, last + 1):  # never empty: last >= start
+            replayed = replay(segment_path(base, number))
+            records += engine.recover(replayed)
+            if number < last and replayed.ignored_bytes:
+                raise RecoveryError(
+                    f"journal segment {replayed.path} ends in a damaged record ({replayed.torn_reason}) but later "
+                    "segments follow it: records are missing in the middle; restore the segment from backup"
+                )
+            prior_bytes += replayed.record_bytes
         repair(replayed)
         engine.recovery = RecoveryInfo(
-            records=replayed.records,
+            records=records,
             valid_bytes=replayed.valid_bytes,
             ignored_bytes=replayed.ignored_bytes,
             torn_reason=replayed.torn_reason,
+            checkpoint=used,
+            segments=last - start + 1,
+            skipped_checkpoints=skipped,
         )
-        engine.journal = Journal(path, fsync=fsync, fsync_interval_ms=fsync_interval_ms)
+        engine.journal = Journal(
+            base,
+            fsync=fsync,
+            fsync_interval_ms=fsync_interval_ms,
+            segment=last,
+            prior_records=records,
+            prior_bytes=prior_bytes,
+        )
+        if used:
+            engine._last_checkpoint_bytes = files.checkpoints[start].stat().st_size
+        prune(base, start, engine.config.journal_keep_segments)
+        engine._reset_changes()
         return engine
 
     def recover(self, records: Iterable[AnyRecord]) -> int:
@@ -390,7 +510,121 @@ class OmsEngine:
             self._apply_funding(record)
         elif kind is DayStarted:
             self.risk.start_day(record.day, record.baseline)
+        elif kind is BalancesBaselined:
+            self._apply_baseline(record)
         # CommandRejected: audit only.
+
+    # -- checkpoints ------------------------------------------------------------------------
+
+    def checkpoint(self) -> Path:
+        """Write the whole state as a checkpoint, continue the journal in a new segment, delete old ones.
+
+        The current segment is synced first, the checkpoint is written
+        atomically, and only then does the next segment start and old segments
+        (beyond ``OmsConfig.journal_keep_segments``) go: killed at any point, the OMS
+        recovers the same state. Call between events (the runtime does it after
+        sending a batch's outputs), never from inside one.
+        """
+        journal = self.journal
+        if journal is None:
+            raise OmsError("checkpoint: this OMS has no journal; attach one (or recover with from_journal)")
+        journal.sync()
+        segment = journal.segment + 1
+        path = write_checkpoint(journal.base, segment, self._checkpoint_state(segment))
+        journal.rotate()
+        prune(journal.base, segment, self.config.journal_keep_segments)
+        self._last_checkpoint_bytes = path.stat().st_size
+        self._count("checkpoints")
+        return path
+
+    def maybe_checkpoint(self) -> Path | None:
+        """Checkpoint when the journal grew past ``checkpoint_every_records`` or ``checkpoint_every_bytes``.
+
+        Never before the journal since the last checkpoint is at least as large
+        as that checkpoint: checkpoints then cost no more disk bandwidth than the
+        journal itself, however large the state grows. Returns the checkpoint
+        written, or None.
+        """
+        journal = self.journal
+        if journal is None:
+            return None
+        config = self.config
+        grown = journal.bytes_since_checkpoint
+        if grown < self._last_checkpoint_bytes:
+            return None
+        every_records, every_bytes = config.checkpoint_every_records, config.checkpoint_every_bytes
+        if (every_records and journal.records_since_checkpoint >= every_records) or (
+            every_bytes and grown >= every_bytes
+        ):
+            return self.checkpoint()
+        return None
+
+    def _checkpoint_state(self, segment: int) -> OmsCheckpoint:
+        return OmsCheckpoint(
+            ts=self._clock(),
+            segment=segment,
+            account_id=self.account_id,
+            orders=[
+                CheckpointOrder(
+                    live.order, live.sender, live.submit, live.cancel_pending, live.amend_qty, live.amend_price
+                )
+                for live in self._orders.values()
+            ],
+            fills=self._fills,
+            orphan_fills=self._orphan_fills,
+            positions=list(self._positions.values()),
+            funding=[(account, iid, amount) for (account, iid), amount in self._funding.items()],
+            balances={venue.value: amounts for venue, amounts in self._balances.items()},
+            balances_baselined=sorted(venue.value for venue in self._baselined),
+            risk=self.risk.checkpoint(),
+            balance_baselines={venue.value: baseline for venue, baseline in self._baselines.items()},
+            balance_positions=list(self._shadows.values()),
+            executed_to={venue.value: ts for venue, ts in self._executed_to.items()},
+            funding_since={venue.value: amounts for venue, amounts in self._funding_since.items()},
+        )
+
+    def _restore(self, state: OmsCheckpoint) -> None:
+        """Load a checkpoint into this fresh engine: the same state a replay of the journal before it builds."""
+        registry = self._registry
+        unknown = sorted(
+            {str(c.order.instrument_id) for c in state.orders if c.order.instrument_id not in registry}
+            | {str(p.instrument_id) for p in state.positions if p.instrument_id not in registry}
+        )
+        if unknown:
+            raise RecoveryError(
+                f"the checkpoint holds orders or positions on {', '.join(unknown)}, which the instrument registry "
+                "does not know: start with the instruments that wrote the journal"
+            )
+        try:
+            self.risk.restore(state.risk)
+        except RiskError as exc:
+            raise RecoveryError(f"checkpoint: {exc}: start with the instruments that wrote the journal") from None
+        for saved in state.orders:
+            live = _live(saved.order, saved.sender, saved.submit)
+            live.cancel_pending = saved.cancel_pending
+            live.amend_qty = saved.amend_quantity_lots
+            live.amend_price = saved.amend_price_ticks
+            cid = saved.order.client_order_id
+            self._orders[cid] = live
+            if saved.order.status in _OPEN:
+                self._open[cid] = live
+                self._sync(live)
+        self._fills = list(state.fills)
+        self._orphan_fills = list(state.orphan_fills)
+        self._fill_keys = {(f.instrument_id, f.trade_id, f.client_order_id) for f in self._fills}
+        self._fill_keys.update((f.instrument_id, f.trade_id, f.client_order_id) for f in self._orphan_fills)
+        for position in state.positions:
+            self._positions[(position.account_id, position.instrument_id)] = position
+            self._positions_by_instrument.setdefault(position.instrument_id, []).append(position)
+        self._funding = {(account, iid): amount for account, iid, amount in state.funding}
+        self._balances = {Venue(venue): dict(amounts) for venue, amounts in state.balances.items()}
+        self._baselined = {Venue(venue) for venue in state.balances_baselined}
+        self._baselines = {Venue(venue): (dict(b), n) for venue, (b, n) in state.balance_baselines.items()}
+        self._shadows = {position.instrument_id: position for position in state.balance_positions}
+        self._executed_to = {Venue(venue): ts for venue, ts in state.executed_to.items()}
+        self._funding_since = {Venue(venue): dict(amounts) for venue, amounts in state.funding_since.items()}
+        if self._track_pnl:
+            self._refresh_pnl()
 
     # -- small helpers --------------------------------------------------------------------
 
@@ -399,8 +633,12 @@ class OmsEngine:
             return
         counters = self.counters
         counters[event] = counters.get(event, 0) + 1
-        if self._metric is not None:
-            self._metric.labels(event).inc()
+        metric = self._metric
+        if metric is not None:
+            child = self._metric_children.get(event)
+            if child is None:  # labels() costs a lock and a lookup: resolve each label once
+                child = self._metric_children[event] = metric.labels(event)
+            child.inc()
 
     def _append(self, record: Any) -> None:
         journal = self.journal
@@ -633,11 +871,21 @@ class OmsEngine:
         cmd = record.command
         if order is None:
             order = self._new_order(cmd, self.account_id, record.ts)
-        live = _live(order, record.sender, cmd)
+        # What _sync does for a new order (open, nothing filled, no amend), without its general case.
+        quantity, price = order.quantity_lots, order.price_ticks
+        rests = order.order_type is _LIMIT and order.time_in_force in RESTING_TIFS
+        live = _Live(order, record.sender, cmd, rests, False, None, None, quantity, price if rests else None)
         cid = cmd.client_order_id
         self._orders[cid] = live
         self._open[cid] = live
-        self._sync(live)
+        risk = self.risk
+        risk.open_delta(order.strategy_id, order.instrument_id, order.side, quantity)
+        if rests:
+            risk.book_add(order.instrument_id, order.side, price)  # type: ignore[arg-type]  # a limit order
+        log = self._order_log
+        log.append(live)
+        if len(log) > _CHANGE_LOG_LIMIT:
+            self._reset_changes()
         if self._replaying:
             return []
         self._count("orders_accepted")
@@ -849,12 +1097,16 @@ class OmsEngine:
                 self._count("unknown_venue_event")
             return []
         now = self._clock()
-        outputs = self._roll_day(now) if kind is VenueFill else []
-        record = VenueEventApplied(now, event)
-        if self.journal is not None:
-            self.journal.append(record)
+        journal = self.journal
+        if kind is not VenueFill:
+            if journal is not None:
+                journal.append(VenueEventApplied(now, event))
+            return handler(event, now)
+        outputs = self._roll_day(now)
+        if journal is not None:
+            journal.append(VenueEventApplied(now, event))
         outputs += handler(event, now)
-        if kind is VenueFill and self._track_pnl:
+        if self._track_pnl:
             outputs += self._check_loss(now)
         return outputs
 
@@ -877,9 +1129,11 @@ class OmsEngine:
             o.status = _ACKED
             o.venue_order_id = event.venue_order_id
             o.ts_last = ts
+            self._order_log.append(live)
             return [] if self._replaying else self._emit(live, self._report(live, ts), [])
         if o.venue_order_id is None:
             o.venue_order_id = event.venue_order_id
+            self._order_log.append(live)
             self._count("late_ack")  # after a fill, cancel or expiry that overtook it
         else:
             self._count("duplicate_ack")
@@ -910,6 +1164,7 @@ class OmsEngine:
             o.status = _REJECTED if o.filled_lots == 0 else _CANCELLED
             o.ts_last = ts
             self._sync(live)
+            self._order_log.append(live)
             if self._replaying:
                 return []
             self._count("venue_rejected." + event.reason.value)
@@ -940,7 +1195,7 @@ class OmsEngine:
     def _on_fill(self, event: VenueFill, ts: int) -> list[Output]:
         fill = event.fill
         iid = fill.instrument_id
-        key = (iid, fill.trade_id)
+        key = (iid, fill.trade_id, fill.client_order_id)
         if key in self._fill_keys:
             self._count("duplicate_fill")
             return []
@@ -957,6 +1212,9 @@ class OmsEngine:
             position = self._positions[(account, iid)] = Position(instrument_id=iid, account_id=account)
             self._positions_by_instrument.setdefault(iid, []).append(position)
         position.apply_fill(info.instrument, fill)
+        self._position_log.append(position)
+        if account == self.account_id:
+            self._book_fill(info.instrument, fill)
         live = self._orders.get(fill.client_order_id)
         self.risk.fill(live.order.strategy_id if live else "", iid, fill.side, fill.size_lots, fill.price_ticks)
         if self._track_pnl or not self._replaying:
@@ -981,6 +1239,7 @@ class OmsEngine:
                     o.status = _FILLED
             o.ts_last = ts
             self._sync(live)
+            self._order_log.append(live)
             if not self._replaying:
                 self._emit(live, self._report(live, ts, last_fill=fill), outputs)
         if not self._replaying:
@@ -992,6 +1251,7 @@ class OmsEngine:
         o.status = status
         o.ts_last = ts
         self._sync(live)
+        self._order_log.append(live)
         return [] if self._replaying else self._emit(live, self._report(live, ts, reason=reason), [])
 
     def _on_cancelled(self, event: VenueCancelled, ts: int) -> list[Output]:
@@ -1032,6 +1292,7 @@ class OmsEngine:
             o.status = _FILLED
         o.ts_last = ts
         self._sync(live)
+        self._order_log.append(live)
         return [] if self._replaying else self._emit(live, self._report(live, ts, reason="amended"), [])
 
     # -- positions and PnL --------------------------------------------------------------------
@@ -1116,8 +1377,158 @@ class OmsEngine:
         key = (record.account_id, record.instrument_id)
         position = self._positions[key]
         position.realised_pnl += record.payment
+        self._position_log.append(position)
         self._funding[key] = self._funding.get(key, _ZERO) + record.payment
-        self._update_pnl(position, self._registry.get(record.instrument_id))
+        instrument = self._registry.get(record.instrument_id)
+        self._update_pnl(position, instrument)
+        if record.account_id == self.account_id:
+            venue, currency = instrument.id.venue, instrument.settle
+            for balances in (self._venue_balances(venue), self._funding_since.setdefault(venue, {})):
+                balances[currency] = balances.get(currency, _ZERO) + record.payment
+
+    # -- balances -------------------------------------------------------------------------------
+
+    def _venue_balances(self, venue: Venue) -> dict[str, Decimal]:
+        balances = self._balances.get(venue)
+        if balances is None:
+            balances = self._balances[venue] = {}
+        return balances
+
+    def _book_fill(self, instrument: Instrument, fill: Fill) -> None:
+        """Move the expected balances by one of our fills, in the venue's execution order.
+
+        Venues book realised PnL by average cost in the order they executed
+        fills. A fill learned late (at reconciliation after a restart, after
+        fills the venue executed later) would book another realised PnL than the
+        venue did; so balances keep their own positions, and a fill executed
+        before the latest one booked rebuilds the venue's figures in execution
+        order (``ts_event``; arrival order among equal times).
+        """
+        venue = instrument.id.venue
+        executed_to = self._executed_to.get(venue)
+        if executed_to is not None and fill.ts_event < executed_to:
+            self._rebuild_balances(venue)
+            return
+        self._executed_to[venue] = fill.ts_event
+        shadow = self._shadows.get(instrument.id)
+        if shadow is None:
+            shadow = self._shadows[instrument.id] = Position(instrument_id=instrument.id, account_id=self.account_id)
+        move_balances(self._venue_balances(venue), instrument, fill, shadow.apply_fill(instrument, fill))
+
+    def _rebuild_balances(self, venue: Venue) -> None:
+        """Recompute a venue's balances and positions from the baseline and every fill, in execution order."""
+        base, fills_before = self._baselines.get(venue) or (self.config.starting_balances.get(venue.value, {}), 0)
+        account, registry = self.account_id, self._registry
+        ours = [
+            (index, fill)
+            for index, fill in enumerate(self._fills)
+            if fill.instrument_id.venue is venue and (fill.account_id or account) == account
+        ]
+        ours.sort(key=lambda item: item[1].ts_event)  # stable: arrival order among equal times
+        balances = dict(base)
+        shadows: dict[InstrumentId, Position] = {}
+        for index, fill in ours:
+            iid = fill.instrument_id
+            instrument = registry.get(iid)
+            shadow = shadows.get(iid)
+            if shadow is None:
+                shadow = shadows[iid] = Position(instrument_id=iid, account_id=account)
+            realised = shadow.apply_fill(instrument, fill)
+            if index >= fills_before:
+                move_balances(balances, instrument, fill, realised)
+        for currency, amount in self._funding_since.get(venue, {}).items():
+            balances[currency] = balances.get(currency, _ZERO) + amount
+        self._balances[venue] = balances
+        self._shadows = {iid: p for iid, p in self._shadows.items() if iid.venue is not venue} | shadows
+        if ours:
+            self._executed_to[venue] = max(self._executed_to.get(venue, 0), ours[-1][1].ts_event)
+        self._count("balances_rebuilt_in_execution_order")
+
+    def _apply_baseline(self, record: BalancesBaselined) -> None:
+        venue = record.venue
+        self._baselines[venue] = (dict(record.balances), record.fills_before)
+        self._funding_since[venue] = {}
+        self._baselined.add(venue)
+        if record.fills_before == len(self._fills):
+            self._balances[venue] = dict(record.balances)
+        else:  # balances as they were before the fills since: move them by those fills
+            self._rebuild_balances(venue)
+
+    def expected_balances(self, venue: Venue) -> dict[str, Decimal]:
+        """What the account should hold at ``venue`` (asset -> amount): the baseline moved by fills and funding.
+
+        Empty until the first reconciliation with ``venue`` set the baseline
+        (unless starting balances are configured for it).
+        """
+        if venue not in self._baselined and venue.value not in self.config.starting_balances:
+            return {}
+        return dict(self._balances.get(venue, {}))
+
+    def _reconcile_balances(self, snapshot: VenueSnapshot, venue: Venue, report: ReconcileReport, now: int) -> None:
+        """Baseline the venue's balances on first sight, then report every asset the OMS and the venue disagree on."""
+        currencies: dict[str, Decimal] = {}
+        positions: dict[InstrumentId, Decimal] = {}
+        for asset, amount in snapshot.balances.items():
+            instrument_id = _instrument_key(asset)
+            if instrument_id is None:
+                currencies[asset] = amount
+            elif instrument_id.venue is venue:
+                positions[instrument_id] = amount
+        if venue not in self._baselined:
+            starting = self.config.starting_balances.get(venue.value)
+            if starting is not None:  # held before the first fill: every fill since moves it
+                record = BalancesBaselined(now, venue, dict(starting), "config", 0)
+            else:  # the venue's own figures include every fill the OMS has now
+                record = BalancesBaselined(now, venue, currencies, "venue", len(self._fills))
+            self._append(record)
+            self._apply_baseline(record)
+            self._count("balances_baselined")
+        expected = self._balances[venue]
+        report.expected_balances = dict(expected)
+        diffs = report.differences
+        tolerance = self.config.balance_tolerance
+        for asset in sorted(expected.keys() | currencies.keys()):
+            ours = expected.get(asset, _ZERO)
+            theirs = currencies.get(asset, _ZERO)
+            if abs(theirs - ours) > tolerance:
+                diffs.append(
+                    Difference(
+                        "balance_mismatch",
+                        "",
+                        f"{asset}: ours {ours}, at the venue {theirs} (venue - ours = {theirs - ours}); fills "
+                        "and funding do not explain it: check deposits, withdrawals, fees and fills from "
+                        "before the journal",
+                        asset=asset,
+                        ours=ours,
+                        at_venue=theirs,
+                    )
+                )
+        if not positions:
+            return  # this venue does not list positions among its balances
+        held = {
+            iid: position.net_lots
+            for (account, iid), position in self._positions.items()
+            if account == self.account_id and iid.venue is venue and position.net_lots
+        }
+        for iid in sorted(positions.keys() | held.keys(), key=str):
+            net = held.get(iid, 0)
+            ours = _ZERO
+            if net and iid in self._registry:
+                size = self._registry.get(iid).lots_to_size(abs(net)).as_decimal()
+                ours = size if net > 0 else -size
+            theirs = positions.get(iid, _ZERO)
+            if theirs != ours:
+                diffs.append(
+                    Difference(
+                        "position_mismatch",
+                        "",
+                        f"position in {iid}: ours {ours}, at the venue {theirs}: fills the OMS never saw, or "
+                        "fills of another session of the venue",
+                        asset=str(iid),
+                        ours=ours,
+                        at_venue=theirs,
+                    )
+                )
 
     # -- daily loss and the kill switch ---------------------------------------------------------
 
@@ -1306,7 +1717,15 @@ class OmsEngine:
           rejected or resubmitted by ``OmsConfig.lost_order_policy``;
         - an order open at the venue but closed here gets a cancel; one the OMS
           never had is reported (cancelled if ``cancel_unknown_venue_orders``);
-        - orders accepted after ``snapshot.ts`` are left alone.
+        - orders accepted after ``snapshot.ts`` are left alone;
+        - balances: the first reconciliation with a venue takes its balances as
+          the baseline (or the configured ``starting_balances`` moved by the fills
+          since); from then on fills and funding move the expected balances, and
+          every currency whose venue balance differs by more than
+          ``balance_tolerance`` is reported (``balance_mismatch``). A venue that lists
+          positions among its balances (keys that are instrument ids, as the
+          simulated venue does) has them compared with the OMS's
+          (``position_mismatch``). Both are reported, never repaired.
 
         Every change is journaled like the venue event it stands for.
         """
@@ -1321,7 +1740,7 @@ class OmsEngine:
         for fill in snapshot.fills:
             if fill.instrument_id.venue is not venue:
                 continue
-            if (fill.instrument_id, fill.trade_id) in self._fill_keys:
+            if (fill.instrument_id, fill.trade_id, fill.client_order_id) in self._fill_keys:
                 continue
             if self._info(fill.instrument_id) is None:
                 diffs.append(
@@ -1464,6 +1883,7 @@ class OmsEngine:
                     VenueCancelled(ts=now, client_order_id=cid, reason="reconcile: not open at the venue"), now
                 )
                 report.orders_closed += 1
+        self._reconcile_balances(snapshot, venue, report, now)
         if self._track_pnl:
             outputs += self._check_loss(now)
         self._count("reconciled_clean" if not diffs else "reconciled_with_differences")
@@ -1553,7 +1973,54 @@ class OmsEngine:
             killed=self.risk.killed,
             kill_reason=self.risk.kill_reason,
             risk=self.risk.state(),
+            balances={
+                venue.value: dict(sorted(amounts.items()))
+                for venue, amounts in sorted(self._balances.items())
+                if amounts
+            },
+            balances_baselined=sorted(venue.value for venue in self._baselined),
         )
+
+    def changes_since(self, cursor: ChangeCursor | None = None) -> OmsChanges:
+        """Orders and positions changed and fills applied since ``cursor`` (None: everything), as copies.
+
+        Costs O(changes), not O(state): the runtime's SQL snapshot reads only
+        what moved. Cursors belong to this engine (a recovered engine starts
+        again from None); one older than the change log gets everything again.
+        """
+        orders_log, positions_log = self._order_log, self._position_log
+        order_start, position_start = self._order_log_start, self._position_log_start
+        full = cursor is None or cursor.orders < order_start or cursor.positions < position_start
+        copy = msgspec.structs.replace
+        if full:
+            orders = [copy(live.order) for live in self._orders.values()]
+            positions = [copy(position) for position in self._positions.values()]
+        else:
+            assert cursor is not None
+            changed = {id(live): live for live in orders_log[cursor.orders - order_start :]}
+            orders = [copy(live.order) for live in changed.values()]
+            moved = {id(p): p for p in positions_log[cursor.positions - position_start :]}
+            positions = [copy(position) for position in moved.values()]
+        fills = self._fills[cursor.fills :] if cursor is not None else list(self._fills)
+        return OmsChanges(
+            cursor=ChangeCursor(order_start + len(orders_log), len(self._fills), position_start + len(positions_log)),
+            full=full,
+            orders=orders,
+            fills=fills,
+            positions=positions,
+        )
+
+    def _reset_changes(self) -> None:
+        """Forget the change logs (after recovery, or when too long): readers behind get everything again."""
+        self._order_log_start += len(self._order_log)
+        self._order_log.clear()
+        self._position_log_start += len(self._position_log)
+        self._position_log.clear()
+
+    @property
+    def open_order_count(self) -> int:
+        """How many orders are open (O(1))."""
+        return len(self._open)
 
     def state_digest(self) -> str:
         """A SHA-256 over the canonical msgpack encoding of :meth:`snapshot`."""
@@ -1571,6 +2038,16 @@ def _order_json(live: _Live) -> dict[str, Any]:
 
 def _sender_name(sender: Sender) -> str:
     return sender.decode(errors="replace") if isinstance(sender, bytes) else str(sender)
+
+
+def _instrument_key(asset: str) -> InstrumentId | None:
+    """The instrument a balance key names (``"BTCUSDT.sim"``: a position), or None for a currency."""
+    if "." not in asset:
+        return None
+    try:
+        return InstrumentId.parse(asset)
+    except InvalidValue:
+        return None
 
 
 def _snapshot_venue(snapshot: VenueSnapshot, routes: Mapping[Venue, str]) -> Venue | None:

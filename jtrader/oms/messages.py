@@ -9,7 +9,7 @@ Outputs are what the runtime must do after an event, in order:
 Journal records (:data:`Record`) are decisions and facts, never raw inputs
 that would have to be re-decided: an accepted order, a rejection, a cancel or
 amend sent, a venue event applied, a kill-switch change, a funding payment, a
-day start. Replaying them through :meth:`OmsEngine.recover` rebuilds the state
+day start, a venue's balances taken as the baseline. Replaying them through :meth:`OmsEngine.recover` rebuilds the state
 exactly, with no clock, market data or risk re-evaluation involved.
 """
 
@@ -35,6 +35,7 @@ from jtrader.bus.messages import (
     VenueReject,
 )
 from jtrader.domain import Fill, InstrumentId, Order, Position, Venue
+from jtrader.risk.engine import RiskCheckpoint
 
 __all__ = [
     "TOPIC_EXECUTION",
@@ -54,10 +55,15 @@ __all__ = [
     "RiskStateChanged",
     "FundingApplied",
     "DayStarted",
+    "BalancesBaselined",
     "AnyRecord",
     "AppliedVenueEvent",
     "PendingState",
     "OmsSnapshot",
+    "ChangeCursor",
+    "OmsChanges",
+    "CheckpointOrder",
+    "OmsCheckpoint",
     "Difference",
     "ReconcileReport",
 ]
@@ -181,6 +187,21 @@ class DayStarted(Record, frozen=True, tag="day_started"):
     baseline: Decimal
 
 
+class BalancesBaselined(Record, frozen=True, tag="balances_baselined"):
+    """The OMS expects ``venue`` to hold ``balances`` (asset -> amount) moved by every fill after its first
+    ``fills_before`` fills (in the order applied), and by funding from here on.
+
+    Written by the first reconciliation with a venue: ``source`` is ``"venue"``
+    (the venue's own balances, which include every fill the OMS had then) or
+    ``"config"`` (the configured starting balances, from before any fill).
+    """
+
+    venue: Venue
+    balances: dict[str, Decimal]
+    source: str
+    fills_before: int = 0
+
+
 AnyRecord = (
     OrderAccepted
     | CommandRejected
@@ -190,6 +211,7 @@ AnyRecord = (
     | RiskStateChanged
     | FundingApplied
     | DayStarted
+    | BalancesBaselined
 )
 
 # -- snapshots ------------------------------------------------------------------------------
@@ -220,6 +242,75 @@ class OmsSnapshot(msgspec.Struct, frozen=True):
     killed: bool
     kill_reason: str
     risk: dict[str, Any]
+    # venue -> asset -> amount the OMS expects the account to hold there (OmsEngine.expected_balances),
+    # and the venues whose balances were baselined (compared at reconciliation)
+    balances: dict[str, dict[str, Decimal]] = {}
+    balances_baselined: list[str] = []
+
+
+class ChangeCursor(msgspec.Struct, frozen=True):
+    """Where a reader of :meth:`OmsEngine.changes_since` stopped: change numbers of orders and positions, fills read."""
+
+    orders: int = 0
+    fills: int = 0
+    positions: int = 0
+
+
+class OmsChanges(msgspec.Struct, frozen=True):
+    """Orders and positions changed, and fills applied, since a cursor; pass ``cursor`` to the next call.
+
+    Orders and positions are copies, each once, in the order they first
+    changed; fills are in the order applied. ``full`` is True when the reader
+    had no cursor or one too old for the change log (it gets every order and
+    position, and every fill after the cursor's fills).
+    """
+
+    cursor: ChangeCursor
+    full: bool
+    orders: list[Order]
+    fills: list[Fill]
+    positions: list[Position]
+
+
+# -- checkpoints ------------------------------------------------------------------------------
+
+
+class CheckpointOrder(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """One order in a checkpoint: the order, its owner, the original request and what it awaits."""
+
+    order: Order
+    sender: Any  # Sender
+    submit: SubmitOrder
+    cancel_pending: bool = False
+    amend_quantity_lots: int | None = None
+    amend_price_ticks: int | None = None
+
+
+class OmsCheckpoint(msgspec.Struct, frozen=True):
+    """The whole OMS state after every record of the segments before ``segment``.
+
+    Recovery loads it and replays segments ``segment`` onwards. Orders are in
+    acceptance order, fills in the order applied, positions in the order they
+    opened: the order of bulk cancels and of replies stays what it was.
+    """
+
+    ts: int
+    segment: int
+    account_id: str
+    orders: list[CheckpointOrder]
+    fills: list[Fill]
+    orphan_fills: list[Fill]
+    positions: list[Position]
+    funding: list[tuple[str, InstrumentId, Decimal]]
+    balances: dict[str, dict[str, Decimal]]
+    balances_baselined: list[str]
+    risk: RiskCheckpoint
+    # how the expected balances go on: each venue's baseline (amounts, fills before it), the positions
+    # in the venue's execution order, the latest execution time booked, and funding since the baseline
+    balance_baselines: dict[str, tuple[dict[str, Decimal], int]] = {}
+    balance_positions: list[Position] = []
+    executed_to: dict[str, int] = {}
+    funding_since: dict[str, dict[str, Decimal]] = {}
 
 
 # -- reconciliation -------------------------------------------------------------------------
@@ -234,12 +325,21 @@ class Difference(msgspec.Struct, frozen=True):
     ``lost_order`` (never reached the venue: rejected, or resubmitted),
     ``open_at_venue_closed_locally`` (cancel sent), ``unknown_venue_order``
     (reported; cancel sent if configured), ``too_new`` (accepted after the
-    snapshot was taken: left alone), ``unknown_instrument`` (fill not applied).
+    snapshot was taken: left alone), ``unknown_instrument`` (fill not applied),
+    ``balance_mismatch`` (reported only: the venue holds another amount of
+    ``asset`` than fills and funding explain: a deposit, a withdrawal, a fee or
+    a fill the OMS never saw), ``position_mismatch`` (reported only: the venue
+    lists its position in instrument ``asset`` among its balances, and it is
+    not the OMS's). Balance and position differences name no order and carry
+    ``ours`` and ``at_venue``.
     """
 
     kind: str
     client_order_id: str
     detail: str
+    asset: str = ""
+    ours: Decimal | None = None
+    at_venue: Decimal | None = None
 
 
 class ReconcileReport(msgspec.Struct):
@@ -254,7 +354,8 @@ class ReconcileReport(msgspec.Struct):
     orders_rejected: int = 0
     orders_resubmitted: int = 0
     cancels_sent: int = 0
-    balances: dict[str, Decimal] = {}
+    balances: dict[str, Decimal] = {}  # the venue's, as reported
+    expected_balances: dict[str, Decimal] = {}  # the OMS's, after this reconciliation ({} before a baseline)
     outputs: list[Output] = []
 
     @property

@@ -10,6 +10,6 @@ Exceptions::
 """
 
 from jtrader.risk.config import LimitSet, RiskConfigError, RiskError, RiskLimits, load_limits
-from jtrader.risk.engine import RiskEngine
+from jtrader.risk.engine import RiskCheckpoint, RiskEngine
 
-__all__ = ["LimitSet", "RiskConfigError", "RiskEngine", "RiskError", "RiskLimits", "load_limits"]
+__all__ = ["LimitSet", "RiskCheckpoint", "RiskConfigError", "RiskEngine", "RiskError", "RiskLimits", "load_limits"]

@@ -48,6 +48,8 @@ from fractions import Fraction
 from math import lcm
 from typing import Any
 
+import msgspec
+
 from jtrader.bus.messages import RejectReason
 from jtrader.domain import (
     Bar,
@@ -63,7 +65,7 @@ from jtrader.domain import (
 from jtrader.domain.instruments import Instrument
 from jtrader.risk.config import LimitSet, RiskConfigError, RiskError, RiskLimits
 
-__all__ = ["RiskEngine", "Rejection", "RiskError", "RiskConfigError", "RESTING_TIFS"]
+__all__ = ["RiskEngine", "RiskCheckpoint", "Rejection", "RiskError", "RiskConfigError", "RESTING_TIFS"]
 
 Rejection = tuple[RejectReason, str]
 
@@ -73,6 +75,25 @@ _MARKET = OrderType.MARKET
 _STOP_MARKET = OrderType.STOP_MARKET
 # Orders that can rest on the book (and so be crossed by our own orders).
 RESTING_TIFS = frozenset({TimeInForce.GTC, TimeInForce.POST_ONLY})
+
+
+class RiskCheckpoint(msgspec.Struct, frozen=True, array_like=True):
+    """The risk state a journal replay would rebuild, for an OMS checkpoint.
+
+    Open-order aggregates and our own book are not in it: the OMS rebuilds them
+    from its open orders. Rate windows and the duplicate-order memory are not
+    journaled either, so they restart empty. ``valuations`` are twice the price
+    (ticks) each instrument was last valued at: exposure stays valued until
+    market data arrives.
+    """
+
+    killed: bool
+    kill_reason: str
+    day: int
+    day_baseline: Decimal
+    portfolio_nets: list[tuple[InstrumentId, int]]
+    strategy_nets: list[tuple[str, InstrumentId, int]]
+    valuations: list[tuple[InstrumentId, int]]
 
 
 class _Window:
@@ -131,9 +152,20 @@ class _Instr:
 
 
 class _Agg:
-    """One scope's position and open orders in one instrument, and its gross-exposure contribution."""
+    """One scope's position and open orders in one instrument, its gross-exposure contribution and its caps."""
 
-    __slots__ = ("contrib", "instr", "net", "open_buy", "open_sell", "scope")
+    __slots__ = (
+        "contrib",
+        "dup_times",
+        "dups",
+        "instr",
+        "net",
+        "open_buy",
+        "open_sell",
+        "order_cap",
+        "position_cap",
+        "scope",
+    )
 
     def __init__(self, scope: _Scope, instr: _Instr) -> None:
         self.scope = scope
@@ -142,6 +174,13 @@ class _Agg:
         self.open_buy = 0
         self.open_sell = 0
         self.contrib = 0  # worst-case |position| * unit2
+        # The scope's limits for this instrument, resolved once (lots; None: no limit).
+        iid = instr.instrument.id
+        self.order_cap = scope.order_lots.get(iid)
+        self.position_cap = scope.position_lots.get(iid)
+        # Duplicate-order memory of a strategy in this instrument: (price, lots, buy) -> when last accepted.
+        self.dups: dict[tuple[int | None, int, bool], int] = {}
+        self.dup_times: deque[tuple[int, tuple[int | None, int, bool]]] = deque()
 
     def recompute(self) -> None:
         net = self.net
@@ -209,11 +248,11 @@ class RiskEngine:
         self._allow_no_ref = limits.no_reference == "allow"
         self._stp = limits.self_trade_prevention
         self._dup_window = limits.duplicate_window_ns
-        self._dups: dict[tuple[Any, ...], int] = {}
-        self._dup_queue: deque[tuple[int, tuple[Any, ...]]] = deque()
         self._rates = {c.upper(): Fraction(r) for c, r in limits.currency_rates.items()}
         self._scale = self._choose_scale(instruments)
         self._instrs: dict[InstrumentId, _Instr] = {}
+        # (strategy, instrument) -> the strategy's and the portfolio's aggregates: one lookup per order.
+        self._pairs: dict[tuple[str, InstrumentId], tuple[_Agg, _Agg]] = {}
         for instrument in instruments:
             self._instrs[instrument.id] = self._make_instr(instrument)
         self._check_limit_keys()
@@ -331,6 +370,17 @@ class RiskEngine:
             instr.aggs.append(agg)
         return agg
 
+    def _pair(self, strategy_id: str, instrument_id: InstrumentId) -> tuple[_Agg, _Agg] | None:
+        """The strategy's and the portfolio's aggregates in an instrument (None: unknown instrument)."""
+        pair = self._pairs.get((strategy_id, instrument_id))
+        if pair is None:
+            instr = self._instr(instrument_id)
+            if instr is None:
+                return None
+            pair = (self._agg(self._scope(strategy_id), instr), self._agg(self.portfolio, instr))
+            self._pairs[(strategy_id, instrument_id)] = pair
+        return pair
+
     # -- pre-trade checks -----------------------------------------------------
 
     def check_order(
@@ -353,40 +403,45 @@ class RiskEngine:
         """
         if self.killed:
             return RejectReason.KILL_SWITCH, f"kill switch is on ({self.kill_reason}): an operator must reset it"
-        instr = self._instrs.get(instrument_id) or self._instr(instrument_id)
-        if instr is None:
+        pair = self._pairs.get((strategy_id, instrument_id)) or self._pair(strategy_id, instrument_id)
+        if pair is None:
             return RejectReason.UNKNOWN_INSTRUMENT, f"unknown instrument {instrument_id}"
-        strat = self._scopes.get(strategy_id) or self._scope(strategy_id)
         rejection = self._check(
-            strat, instr, side, order_type, lots, lots, price_ticks, trigger_ticks, reduce_only, now, True
+            pair[0], pair[1], side, order_type, lots, lots, price_ticks, trigger_ticks, reduce_only, now, True
         )
         if rejection is not None:
             return rejection
-        key = None
-        if self._dup_window is not None:
-            key = (strategy_id, instrument_id, side, price_ticks, lots)
-            seen = self._dups.get(key)
-            if seen is not None and now - seen < self._dup_window:
+        strat_agg = pair[0]
+        dup_window = self._dup_window
+        if dup_window is not None:
+            key = (price_ticks, lots, side is _BUY)
+            seen = strat_agg.dups.get(key)
+            if seen is not None and now - seen < dup_window:
                 return RejectReason.DUPLICATE_ORDER, (
                     f"same {side} {lots} lots @ {price_ticks} on {instrument_id} from strategy {strategy_id!r} "
-                    f"{(now - seen) / 1e6:.3f} ms ago (window {self._dup_window / 1e6:.3f} ms); "
+                    f"{(now - seen) / 1e6:.3f} ms ago (window {dup_window / 1e6:.3f} ms); "
                     "change the price or size, or wait"
                 )
-        port = self.portfolio
-        for scope in (strat, port):
-            window = scope.orders
-            if window is not None and not window.allows(now):
-                return RejectReason.ORDER_RATE, (
-                    f"{self._name(scope)} sent {window.limit} orders in the last {window.span / 1e9:g} s "
-                    "(the limit): slow down"
-                )
+        strat, port = strat_agg.scope, self.portfolio
+        strat_orders, port_orders = strat.orders, port.orders
+        if strat_orders is not None and not strat_orders.allows(now):
+            return self._rate_limited(strat, strat_orders)
+        if port_orders is not None and not port_orders.allows(now):
+            return self._rate_limited(port, port_orders)
         # Accepted: commit the windows.
-        if strat.orders is not None:
-            strat.orders.times.append(now)
-        if port.orders is not None:
-            port.orders.times.append(now)
-        if key is not None:
-            self._remember_dup(key, now)
+        if strat_orders is not None:
+            strat_orders.times.append(now)
+        if port_orders is not None:
+            port_orders.times.append(now)
+        if dup_window is not None:
+            dups, times = strat_agg.dups, strat_agg.dup_times
+            dups[key] = now
+            times.append((now, key))
+            cutoff = now - dup_window
+            while times and times[0][0] <= cutoff:
+                ts, old = times.popleft()
+                if dups.get(old) == ts:
+                    del dups[old]
         return None
 
     def check_amend(
@@ -412,13 +467,13 @@ class RiskEngine:
             return None
         if self.killed:
             return RejectReason.KILL_SWITCH, f"kill switch is on ({self.kill_reason}): only shrinking amends pass"
-        instr = self._instr(instrument_id)
-        if instr is None:
+        pair = self._pair(strategy_id, instrument_id)
+        if pair is None:
             return RejectReason.UNKNOWN_INSTRUMENT, f"unknown instrument {instrument_id}"
-        strat = self._scope(strategy_id)
+        strat = pair[0].scope
         rejection = self._check(
-            strat,
-            instr,
+            pair[0],
+            pair[1],
             side,
             order_type,
             new_quantity_lots,
@@ -455,13 +510,18 @@ class RiskEngine:
                 scope.cancels.times.append(now)
         return None
 
+    def _rate_limited(self, scope: _Scope, window: _Window) -> Rejection:
+        return RejectReason.ORDER_RATE, (
+            f"{self._name(scope)} sent {window.limit} orders in the last {window.span / 1e9:g} s (the limit): slow down"
+        )
+
     def _name(self, scope: _Scope) -> str:
         return "the portfolio" if scope is self.portfolio else f"strategy {scope.name!r}"
 
     def _check(
         self,
-        strat: _Scope,
-        instr: _Instr,
+        strat_agg: _Agg,
+        port_agg: _Agg,
         side: Side,
         order_type: OrderType,
         lots: int,
@@ -472,15 +532,16 @@ class RiskEngine:
         now: int,
         price_checks: bool,
     ) -> Rejection | None:
-        port = self.portfolio
+        instr = strat_agg.instr
+        strat, port = strat_agg.scope, port_agg.scope
         iid = instr.instrument.id
         # 1. single-order size
-        for scope in (strat, port):
-            cap = scope.order_lots.get(iid)
-            if cap is not None and lots > cap:
-                return RejectReason.MAX_ORDER_QUANTITY, (
-                    f"{lots} lots of {iid} exceeds {self._name(scope)}'s max order quantity of {cap} lots"
-                )
+        cap = strat_agg.order_cap
+        if cap is not None and lots > cap:
+            return self._too_large(strat, iid, lots, cap)
+        cap = port_agg.order_cap
+        if cap is not None and lots > cap:
+            return self._too_large(port, iid, lots, cap)
         # 2. reference price and band
         ref2 = instr.ref2
         if ref2 and self._max_age is not None and now - instr.ref_ts > self._max_age:
@@ -524,17 +585,14 @@ class RiskEngine:
         # 4./5. worst-case position and gross exposure
         if not reduce_only and extra:
             buy = side is _BUY
-            for scope in (strat, port):
-                agg = scope.aggs.get(iid)
-                if agg is None:
-                    net = open_buy = open_sell = contrib = 0
-                else:
-                    net, open_buy, open_sell, contrib = agg.net, agg.open_buy, agg.open_sell, agg.contrib
+            for agg in (strat_agg, port_agg):
+                scope = agg.scope
+                net, open_buy, open_sell, contrib = agg.net, agg.open_buy, agg.open_sell, agg.contrib
                 if buy:
                     long_side, short_side = net + open_buy + extra, net - open_sell
                 else:
                     long_side, short_side = net + open_buy, net - open_sell - extra
-                cap = scope.position_lots.get(iid)
+                cap = agg.position_cap
                 if cap is not None and (long_side > cap if buy else -short_side > cap):
                     worst = long_side if buy else short_side
                     return RejectReason.MAX_POSITION, (
@@ -570,6 +628,11 @@ class RiskEngine:
                     )
         return None
 
+    def _too_large(self, scope: _Scope, iid: InstrumentId, lots: int, cap: int) -> Rejection:
+        return RejectReason.MAX_ORDER_QUANTITY, (
+            f"{lots} lots of {iid} exceeds {self._name(scope)}'s max order quantity of {cap} lots"
+        )
+
     def _no_rate(self, instr: _Instr) -> Rejection:
         return RejectReason.NO_REFERENCE_PRICE, (
             f"no conversion rate from {instr.instrument.quote} to {self.limits.common_currency} for "
@@ -579,50 +642,41 @@ class RiskEngine:
     def _money(self, value2: int) -> str:
         return f"{Decimal(value2) / (2 * self._scale):.2f}"
 
-    def _remember_dup(self, key: tuple[Any, ...], now: int) -> None:
-        window = self._dup_window or 0
-        dups, queue = self._dups, self._dup_queue
-        dups[key] = now
-        queue.append((now, key))
-        cutoff = now - window
-        while queue and queue[0][0] <= cutoff:
-            ts, old = queue.popleft()
-            if dups.get(old) == ts:
-                del dups[old]
-
     # -- state the OMS reports ----------------------------------------------------
 
     def open_delta(self, strategy_id: str, instrument_id: InstrumentId, side: Side, delta_lots: int) -> None:
         """Add ``delta_lots`` (may be negative) to the open lots on ``side`` for the strategy and the portfolio."""
-        instr = self._instrs.get(instrument_id) or self._instr(instrument_id)
-        if instr is None:
+        pair = self._pairs.get((strategy_id, instrument_id)) or self._pair(strategy_id, instrument_id)
+        if pair is None:
             return
-        strat = self._scopes.get(strategy_id) or self._scope(strategy_id)
-        for scope in (strat, self.portfolio):
-            agg = scope.aggs.get(instrument_id) or self._agg(scope, instr)
-            if side is _BUY:
-                agg.open_buy += delta_lots
-            else:
-                agg.open_sell += delta_lots
-            agg.recompute()
+        strat_agg, port_agg = pair
+        if side is _BUY:
+            strat_agg.open_buy += delta_lots
+            port_agg.open_buy += delta_lots
+        else:
+            strat_agg.open_sell += delta_lots
+            port_agg.open_sell += delta_lots
+        strat_agg.recompute()
+        port_agg.recompute()
 
     def fill(self, strategy_id: str, instrument_id: InstrumentId, side: Side, lots: int, price_ticks: int) -> None:
         """Move ``lots`` into the strategy's and the portfolio's net position."""
-        instr = self._instr(instrument_id)
-        if instr is None:
+        pair = self._pairs.get((strategy_id, instrument_id)) or self._pair(strategy_id, instrument_id)
+        if pair is None:
             return
+        strat_agg, port_agg = pair
+        instr = strat_agg.instr
         if not instr.val2:
             self._set_val2(instr, 2 * price_ticks)
         signed = lots if side is _BUY else -lots
-        strat = self._scope(strategy_id)
-        for scope in (strat, self.portfolio):
-            agg = scope.aggs.get(instrument_id) or self._agg(scope, instr)
-            agg.net += signed
-            agg.recompute()
+        strat_agg.net += signed
+        port_agg.net += signed
+        strat_agg.recompute()
+        port_agg.recompute()
 
     def book_add(self, instrument_id: InstrumentId, side: Side, price_ticks: int) -> None:
         """Record one of our orders resting at ``price_ticks`` (self-trade prevention)."""
-        instr = self._instr(instrument_id)
+        instr = self._instrs.get(instrument_id) or self._instr(instrument_id)
         if instr is None:
             return
         if side is _BUY:
@@ -743,6 +797,45 @@ class RiskEngine:
     def reset(self) -> None:
         self.killed = False
         self.kill_reason = ""
+
+    # -- checkpoints ------------------------------------------------------------------------
+
+    def checkpoint(self) -> RiskCheckpoint:
+        """The journaled risk state (kill switch, day, net positions per scope) and the valuations."""
+        return RiskCheckpoint(
+            killed=self.killed,
+            kill_reason=self.kill_reason,
+            day=self.day,
+            day_baseline=self.day_baseline,
+            portfolio_nets=[(iid, agg.net) for iid, agg in self.portfolio.aggs.items() if agg.net],
+            strategy_nets=[
+                (name, iid, agg.net)
+                for name, scope in self._scopes.items()
+                for iid, agg in scope.aggs.items()
+                if agg.net
+            ],
+            valuations=[(iid, instr.val2) for iid, instr in self._instrs.items() if instr.val2],
+        )
+
+    def restore(self, checkpoint: RiskCheckpoint) -> None:
+        """Load ``checkpoint`` into this fresh engine, before the OMS reports its open orders."""
+        self.killed = checkpoint.killed
+        self.kill_reason = checkpoint.kill_reason
+        self.day = checkpoint.day
+        self.day_baseline = checkpoint.day_baseline
+        for iid, val2 in checkpoint.valuations:
+            instr = self._instr(iid)
+            if instr is not None:
+                self._set_val2(instr, val2)
+        nets = [(self.portfolio, iid, net) for iid, net in checkpoint.portfolio_nets]
+        nets += [(self._scope(name), iid, net) for name, iid, net in checkpoint.strategy_nets]
+        for scope, iid, net in nets:
+            instr = self._instr(iid)
+            if instr is None:
+                raise RiskError(f"checkpoint holds a position in {iid}, which the instrument registry does not know")
+            agg = self._agg(scope, instr)
+            agg.net += net
+            agg.recompute()
 
     # -- introspection ----------------------------------------------------------------------
 

@@ -7,6 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from jtrader.bus.messages import (
+    AmendOrder,
+    CancelOrder,
+    ControlRequest,
     OrderRejected,
     RequestKind,
     SubmitOrder,
@@ -14,6 +17,7 @@ from jtrader.bus.messages import (
     VenueCancelled,
     VenueFill,
     VenueReject,
+    VenueSnapshot,
 )
 from jtrader.domain import (
     Fill,
@@ -30,7 +34,8 @@ from jtrader.domain import (
     TimeInForce,
     Venue,
 )
-from jtrader.oms import Journal, OmsConfig, OmsEngine, Publish, ToClient, ToVenue
+from jtrader.oms import Journal, OmsConfig, OmsEngine, Publish, ToClient, ToVenue, replay
+from jtrader.oms.journal import journal_files
 from jtrader.risk import RiskEngine, RiskLimits
 
 LINEAR = Instrument(
@@ -131,6 +136,17 @@ def recover(path: Path, limits: RiskLimits | None = None, clock: Clock | None = 
         fsync="none",
         **kwargs,
     )
+
+
+def replay_everything(path: Path, limits: RiskLimits | None = None) -> OmsEngine:
+    """An OMS rebuilt from every journal segment from the first, ignoring checkpoints (read-only)."""
+    instruments = registry()
+    engine = OmsEngine(instruments, RiskEngine(limits or RiskLimits(), instruments), Clock(), "acct-1")
+    files = journal_files(path)
+    assert 0 in files.segments, "the first segment was deleted: nothing to replay from"
+    for number in sorted(files.segments):
+        engine.recover(replay(files.segments[number]))
+    return engine
 
 
 def quote(iid: InstrumentId, bid: int, ask: int, ts: int = T0) -> Quote:
@@ -234,3 +250,36 @@ def place(oms: OmsEngine, cid: str, *, acked: bool = True, **kwargs: Any) -> lis
     if acked:
         outputs += oms.on_venue_event(ack(cid))
     return outputs
+
+
+def history(oms: OmsEngine, clock: Clock, steps: range) -> None:
+    """A deterministic mix of everything the journal records: orders, acks, fills, cancels, amends, funding..."""
+    for iid, (bid, ask) in BOOK.items():  # a restarted OMS needs reference prices again
+        oms.on_market_data(quote(iid, bid, ask, ts=clock.now))
+    for i in steps:
+        clock.advance(1_000_000)
+        instrument = (LINEAR, INVERSE, SPOT)[i % 3]
+        step = 10 if instrument is SPOT else 1
+        mid = 300_000 if instrument is SPOT else 600_000
+        side = Side.BUY if i % 2 else Side.SELL
+        price = mid - 100 - i % 50 if side is Side.BUY else mid + 100 + i % 50
+        cid = f"c{i}"
+        if oms.risk.killed:
+            oms.on_command(ControlRequest(command="reset"), b"ops")
+        place(oms, cid, acked=i % 3 != 0, lots=3 * step, price=price, side=side, instrument=instrument)
+        if i % 2 == 0:
+            oms.on_venue_event(
+                fill(cid, step, price=price, trade_id=f"t{i}", side=side, instrument=instrument, fee="0.01")
+            )
+        if i % 5 == 4:
+            oms.on_command(CancelOrder(client_order_id=f"c{i - 1}"), CLIENT)
+        if i % 7 == 6:
+            oms.on_command(AmendOrder(client_order_id=f"c{i - 2}", quantity_lots=5 * step), CLIENT)
+        if i % 11 == 10:
+            oms.apply_funding(LINEAR.id, Decimal("0.0001"), 600_000)
+        if i == 3:
+            oms.reconcile(VenueSnapshot(open_orders=[], fills=[], balances={"USDT": Decimal(5000)}), LINEAR.id.venue)
+        if i == 15:  # the latch is on across the checkpoint after step 15 in some tests
+            oms.on_command(ControlRequest(command="kill", args={"reason": "drill"}), b"ops")
+    if oms.journal is not None:
+        oms.journal.flush()

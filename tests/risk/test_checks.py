@@ -311,6 +311,15 @@ def test_same_order_within_the_duplicate_window_is_rejected_and_accepted_after_i
     accepted(oms, submit("f", lots=1))
 
 
+def test_same_price_and_size_on_another_instrument_or_side_is_not_a_duplicate():
+    oms = make_oms(RiskLimits(duplicate_window_ns=1_000_000, self_trade_prevention=False), clock=Clock())
+    accepted(oms, submit("a", lots=1))
+    accepted(oms, submit("b", lots=1, instrument=INVERSE))
+    accepted(oms, submit("c", lots=1, side=Side.SELL))
+    refused(oms, submit("d", lots=1, instrument=INVERSE), R.DUPLICATE_ORDER)
+    refused(oms, submit("e", lots=1, side=Side.SELL), R.DUPLICATE_ORDER)
+
+
 # -- rate limits ----------------------------------------------------------------------------------------------
 
 

@@ -77,7 +77,7 @@ def test_migrating_again_changes_nothing_and_keeps_the_data(sql_url: str) -> Non
 
     engine = create_store_engine(sql_url)
     with engine.connect() as connection:
-        assert current_revision(connection) == head_revision() == "0001"
+        assert current_revision(connection) == head_revision() == "0002"
     engine.dispose()
     with SqlStore(sql_url, migrate=False) as store:
         assert store.get_run("r1") is not None

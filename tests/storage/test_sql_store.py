@@ -251,6 +251,16 @@ def test_same_trade_id_on_another_instrument_or_venue_is_another_fill(store: Sql
     assert len(store.fills()) == 3
 
 
+def test_a_self_trade_is_two_fills_with_one_trade_id(store: SqlStore) -> None:
+    buy = fill("42", client_order_id="c-buy", liquidity=LiquiditySide.TAKER)
+    sell = fill("42", client_order_id="c-sell", side=Side.SELL, venue_order_id="v2")
+
+    assert store.insert_fill(buy) and store.insert_fill(sell)
+    assert not store.insert_fill(sell)  # still stored once
+
+    assert sorted(f.client_order_id for f in store.fills()) == ["c-buy", "c-sell"]
+
+
 def test_same_trade_id_with_different_content_raises_conflict_and_keeps_the_first(store: SqlStore) -> None:
     store.insert_fill(fill())
 

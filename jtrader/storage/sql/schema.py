@@ -153,7 +153,7 @@ fills = sa.Table(
     sa.Column("fee_currency", sa.Text, nullable=False),
     sa.Column("ts_event", sa.BigInteger, nullable=False),
     sa.Column("ts_recv", sa.BigInteger, nullable=False),
-    sa.UniqueConstraint("venue", "instrument_id", "trade_id"),
+    sa.UniqueConstraint("venue", "instrument_id", "trade_id", "client_order_id"),  # a self-trade: 2 fills, 1 trade
     sa.Index(None, "account_id", "ts_event"),
     sa.Index(None, "account_id", "client_order_id"),
 )

@@ -641,9 +641,10 @@ class SqlStore:
     # -- fills ------------------------------------------------------------------
 
     def insert_fill(self, fill: Fill) -> bool:
-        """Store ``fill`` once: return True if stored, False if the same trade was already there.
+        """Store ``fill`` once: return True if stored, False if the same fill was already there.
 
-        A trade is identified by venue, instrument and ``trade_id``. Raises
+        A fill is identified by venue, instrument, ``trade_id`` and ``client_order_id``
+        (a trade between two of our own orders is two fills). Raises
         :class:`ConflictError` if a stored trade with that identity differs from ``fill``.
         """
         with self._begin("insert_fill") as connection:
@@ -659,7 +660,7 @@ class SqlStore:
         stmt = (
             self._insert(t.fills)
             .values(row)
-            .on_conflict_do_nothing(index_elements=["venue", "instrument_id", "trade_id"])
+            .on_conflict_do_nothing(index_elements=["venue", "instrument_id", "trade_id", "client_order_id"])
         )
         if connection.execute(stmt).rowcount == 1:
             return True
@@ -668,6 +669,7 @@ class SqlStore:
                 t.fills.c.venue == row["venue"],
                 t.fills.c.instrument_id == row["instrument_id"],
                 t.fills.c.trade_id == row["trade_id"],
+                t.fills.c.client_order_id == row["client_order_id"],
             )
         ).one()
         if _fill(stored) != fill:
