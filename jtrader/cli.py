@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from jtrader.config import Settings, SettingsError, load_settings
@@ -117,6 +118,24 @@ def _run_config(path: Path) -> RunConfig:
         raise typer.Exit(2) from None
 
 
+def _check_live(run_config: RunConfig, settings: Settings) -> None:
+    """Stop before any process starts if the live venue or its API key is missing."""
+    from jtrader.gateways.credentials import CredentialsError
+    from jtrader.live.config import RunConfigError
+    from jtrader.live.venues import live_credentials, live_venue
+
+    try:
+        venue = live_venue(run_config)
+        credentials = live_credentials(run_config, settings)
+    except RunConfigError as exc:
+        console.print(f"[red]config error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    except CredentialsError as exc:
+        console.print(f"[red]--mode live:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    console.print(f"live order entry on {venue.value} (API key from {escape(credentials.source)})")
+
+
 @app.command("run")
 def run(
     config: Annotated[Path, typer.Option("--config", help="the desk's TOML run config")],
@@ -130,17 +149,30 @@ def run(
 
     settings = _settings()
     run_config = _run_config(config)
-    if mode != "paper":
+    if mode not in ("paper", "live"):
+        console.print(f"[red]--mode {escape(mode)}[/red]: expected paper or live")
+        raise typer.Exit(2)
+    if mode != run_config.run.mode:
         console.print(
-            "[red]--mode live[/red] needs the real venue gateways (Binance, BitMEX, Huobi order entry), "
-            "which are not wired into the desk yet: run --mode paper"
+            f"[red]--mode {mode}[/red] but {escape(str(config))} says run.mode = {run_config.run.mode!r}: "
+            "a live desk says so in its config as well (run.mode = 'live' and a live section naming the venue), "
+            "so neither a flag nor a file alone starts live trading"
         )
         raise typer.Exit(2)
+    if mode == "live":
+        _check_live(run_config, settings)
     if duration is not None:
         run_config = msgspec.structs.replace(
             run_config, run=msgspec.structs.replace(run_config.run, duration_s=duration)
         )
-    raise typer.Exit(run_supervised(run_config, config, settings))
+    from jtrader.live.config import RunConfigError
+
+    try:
+        code = run_supervised(run_config, config, settings)
+    except RunConfigError as exc:  # e.g. run.transport = "inproc", which only a lockstep run can use
+        console.print(f"[red]{escape(str(config))}[/red]: {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    raise typer.Exit(code)
 
 
 @app.command("ctl")
@@ -178,7 +210,9 @@ def crawl(
     venue: Annotated[list[str] | None, typer.Option("--venue", help="venues to crawl (default: all)")] = None,
     symbol: Annotated[list[str] | None, typer.Option("--symbol", help="symbols to crawl (default: all)")] = None,
     location: Annotated[str, typer.Option(help="mirror folder or archive base URL (default: data path)")] = "",
-    dataset: Annotated[list[str] | None, typer.Option("--dataset", help="archive datasets: trades, klines")] = None,
+    dataset: Annotated[
+        list[str] | None, typer.Option("--dataset", help="trades, aggTrades, klines (default: trades, klines)")
+    ] = None,
     restart: Annotated[bool, typer.Option("--restart", help="forget finished units and crawl everything")] = False,
 ) -> None:
     """Backfill the lake day by day; retries with backoff and resumes where an earlier run stopped."""

@@ -113,6 +113,7 @@ class RejectReason(StrEnum):
     DUPLICATE_ORDER = "duplicate_order"
     # venue
     VENUE_REJECT = "venue_reject"
+    INSUFFICIENT_FUNDS = "insufficient_funds"
     POST_ONLY_WOULD_TAKE = "post_only_would_take"
     FOK_NOT_FILLABLE = "fok_not_fillable"
     NO_LIQUIDITY = "no_liquidity"
@@ -147,7 +148,9 @@ class Msg(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
 # -- strategy -> OMS ----------------------------------------------------------
 
 
-class SubmitOrder(Msg, frozen=True, tag="submit"):
+# gc=False on the per-order messages: values only (no cycles), one or more per order on the hot path, and
+# the OMS keeps each SubmitOrder for idempotent retries.
+class SubmitOrder(Msg, frozen=True, tag="submit", gc=False):
     client_order_id: str
     instrument_id: InstrumentId
     side: Side
@@ -197,7 +200,7 @@ class ControlRequest(Msg, frozen=True, tag="control"):
 # -- OMS -> strategy / state PUB -----------------------------------------------
 
 
-class ExecutionReport(Msg, frozen=True, tag="execution_report"):
+class ExecutionReport(Msg, frozen=True, tag="execution_report", gc=False):
     client_order_id: str
     instrument_id: InstrumentId
     status: OrderStatus
@@ -243,7 +246,7 @@ class RiskStateUpdate(Msg, frozen=True, tag="risk_state"):
 # -- OMS <-> venue gateway ------------------------------------------------------
 
 
-class VenueSubmit(Msg, frozen=True, tag="venue_submit"):
+class VenueSubmit(Msg, frozen=True, tag="venue_submit", gc=False):
     client_order_id: str
     instrument_id: InstrumentId
     side: Side

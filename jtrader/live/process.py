@@ -1,5 +1,8 @@
 """Entry point of one desk process: ``python -m jtrader.live.process {venue,oms,strategies} --config FILE``.
 
+``venue`` is the simulated venue on paper and the live venue's market-data
+feed (:class:`~jtrader.live.market_data.LiveMarketDataNode`) live.
+
 Each process writes ``<run_dir>/<component>.pid`` and JSON-lines logs to
 ``<run_dir>/<component>.log`` (and stderr), and stops gracefully on SIGTERM
 or SIGINT. Logs carry no secrets: keys and URIs are never formatted into them.
@@ -54,6 +57,10 @@ def _build(component: str, config: RunConfig, settings: Settings) -> Any:
         from jtrader.live.strategy_host import StrategyHost
 
         return StrategyHost(config, settings)
+    if config.run.mode == "live":  # the real venue's market data; orders go from the OMS over ccxt
+        from jtrader.live.market_data import LiveMarketDataNode
+
+        return LiveMarketDataNode(config, settings)
     from jtrader.gateways.sim import SimVenueNode
 
     return SimVenueNode.from_run_config(config, settings)

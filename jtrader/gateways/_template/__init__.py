@@ -14,7 +14,11 @@ file                must / may
                     ids, checksums); publish ``BookStatus(valid=False)`` on any break and
                     never a crossed book. MAY: REST snapshot fetcher, venue pings.
 ``execution.py``    MUST (for trading): an ``ExecutionClient`` (connect/send/close) mapping
-                    venue errors to ``RejectReason``; MAY reuse ccxt for REST/WS order entry.
+                    venue errors to ``RejectReason``; over ccxt REST that is a
+                    ``jtrader.gateways.ccxt_execution.VenueAdapter`` (requests from ticks and
+                    lots, raw answers parsed back exactly, the venue's error codes), registered
+                    in ``ccxt_execution.execution_adapter``; the shared client does threading,
+                    idempotency, rate limits, clock skew, fill polling and snapshots.
 ``config.py``       MAY: URLs, rate limits, API-key names (keys from the environment or a
                     secrets file, never logged).
 ==================  =====================================================================
