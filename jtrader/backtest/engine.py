@@ -8,23 +8,41 @@ client order ids, the same :class:`~jtrader.bus.messages.ExecutionReport` /
 order (``on_fill`` then ``on_order_update``), and a clock that is the
 simulated time.
 
-Time. Each market event happens at its venue time ``t``: the instrument's
-matcher sees it then; the strategy sees it at ``t + market-data latency``.
-An order request made at strategy time ``s`` reaches the matcher at ``s +
-order latency``, and each venue report reaches the strategy one order-latency
-draw after the venue made it. Scheduled actions due *before* the next market
-event run first; at equal times the market event goes first (a conservative
-tie-break: the market moves before our order lands). Reports due at the event's own time are delivered before the
-strategy sees the event (a fill, then the bar that filled it).
+Time. Each market event happens at its venue time ``t`` (its ``ts_event``,
+or its ``ts_recv`` with ``time_key="ts_recv"``, the clock paper trading
+replays by): the instrument's matcher sees it then; the strategy sees it at
+``t + market-data latency``. An order request made at strategy time ``s``
+reaches the matcher at ``s + order latency``, and each venue report reaches
+the strategy one order-latency draw after the venue made it. Scheduled
+actions due *before* the next market event run first; at equal times the
+market event goes first (a conservative tie-break: the market moves before
+our order lands). Reports due at the event's own time are delivered before
+the strategy sees the event (a fill, then the bar that filled it).
+
+Zero delays. What happens at one instant happens in rounds, as in paper
+trading run in lockstep (:mod:`jtrader.live.lockstep`): the venue's reports
+of a round reach the strategy before its market data of that round, and the
+requests the strategy makes on them reach the venue only after it has seen
+all of that round (the next round). Everything a market event causes with
+zero delay is done before the next market event, even one at the same time.
+
+Full-book matching (``matching="book"``) is the simulated venue itself
+(:class:`~jtrader.backtest.matching.BookMatcher`): the strategy sees the
+venue's public data (its book, with our orders in it, quotes and trades)
+rather than the recording, as it does on paper.
 
 Guarantees: the same events, strategy, config and seed give the same reports,
 fills and metrics, bit for bit. A strategy exception is not caught: a
-backtest with a broken strategy should fail loudly.
+backtest with a broken strategy should fail loudly. So is a strategy that
+never comes to rest with zero delays (it answers its own orders with new
+orders at the same instant): past ``MAX_ACTIONS_PER_INSTANT`` actions at one
+time the run raises RuntimeError instead of spinning.
 """
 
 from __future__ import annotations
 
 import heapq
+import itertools
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -58,8 +76,11 @@ __all__ = ["BacktestConfig", "BacktestContext", "BacktestEngine", "BacktestResul
 _SECOND = 1_000_000_000
 _HOUR = 3600 * _SECOND
 
-# heap entry kinds
+# heap entry kinds, and their order among entries of one round at one instant
 _VENUE_SUBMIT, _VENUE_CANCEL, _VENUE_AMEND, _REPORT, _MD, _TIMER = range(6)
+_CLASS = {_VENUE_SUBMIT: 0, _VENUE_CANCEL: 0, _VENUE_AMEND: 0, _REPORT: 1, _MD: 2, _TIMER: 3}
+_TIME_KEYS = ("ts_event", "ts_recv")
+MAX_ACTIONS_PER_INSTANT = 1_000_000
 
 
 @dataclass
@@ -74,7 +95,11 @@ class BacktestConfig:
     a positive rate), charged at 00:00, 08:00 and 16:00 UTC on the position's
     notional at the mark. ``sample_interval_ns``: the equity curve's step.
     ``capital``: the base for returns (Sharpe and friends use PnL increments
-    when it is 0).
+    when it is 0). ``time_key``: which timestamp of an event is its venue time
+    (``ts_recv`` replays by the recorder's clock, as paper trading does; load
+    the events with the same key). ``book_depth`` and ``check_minimums``: the
+    simulated venue's settings in ``book`` matching (levels it publishes per
+    side; refuse orders below the instrument's minimum quantity or notional).
     """
 
     matching: str = "bar"
@@ -89,6 +114,13 @@ class BacktestConfig:
     funding_interval_ns: int = 8 * _HOUR
     markout_horizons_ns: tuple[int, ...] = (_SECOND, 10 * _SECOND, 60 * _SECOND)
     capital: float = 0.0
+    time_key: str = "ts_event"
+    book_depth: int = 20
+    check_minimums: bool = True
+
+    def __post_init__(self) -> None:
+        if self.time_key not in _TIME_KEYS:
+            raise ValueError(f"time_key: expected 'ts_event' or 'ts_recv', got {self.time_key!r}")
 
     def params(self) -> dict[str, Any]:
         """The config as flat, JSON-friendly parameters (for the SQL store and MLflow)."""
@@ -101,6 +133,9 @@ class BacktestConfig:
             "seed": self.seed,
             "sample_interval_ns": self.sample_interval_ns,
             "capital": self.capital,
+            "time_key": self.time_key,
+            "book_depth": self.book_depth,
+            "check_minimums": self.check_minimums,
         }
 
 
@@ -193,7 +228,8 @@ class BacktestContext:
                     strategy_id=self.strategy_id,
                     request=RequestKind.AMEND,
                     ts=self._engine.now,
-                )
+                ),
+                self._engine._round + 1,
             )
             return
         self._engine._request(
@@ -217,7 +253,7 @@ class BacktestContext:
         if interval_ns <= 0:
             raise ValueError(f"set_timer: interval must be positive, got {interval_ns} ns")
         self.timer_ns = interval_ns
-        self._engine._schedule(self._engine.now + interval_ns, _TIMER, interval_ns)
+        self._engine._schedule(self._engine.now + interval_ns, _TIMER, interval_ns, 0)
 
     def model(self, name: str) -> Any:
         try:
@@ -253,15 +289,17 @@ class BacktestEngine:
         self.registry = InstrumentRegistry(instruments)
         self.models = dict(models or {})
         cfg = self.config
-        factory = matcher_factory or (
-            lambda i: make_matcher(cfg.matching, i, cfg.queue_model, cfg.touch, cfg.replay_trades)
-        )
-        self.matchers: dict[InstrumentId, BaseMatcher] = {i.id: factory(i) for i in self.registry}
-        self.view_books: dict[InstrumentId, OrderBook] = {}
+        factory = matcher_factory or self._make_matcher
         self.now = 0
+        self.matchers: dict[InstrumentId, BaseMatcher] = {i.id: factory(i) for i in self.registry}
+        self._publishing = any(m.publishes for m in self.matchers.values())
+        self.view_books: dict[InstrumentId, OrderBook] = {}
         self.logs: list[tuple[int, str]] = []
-        self._heap: list[tuple[int, int, int, Any]] = []
+        # (time, round, class, sequence, kind, payload): see "Zero delays" in the module docstring
+        self._heap: list[tuple[int, int, int, int, int, Any]] = []
         self._seq = 0
+        self._round = 0  # the round of what is being handled: 0 for a market event and its venue output
+        self._at_instant = 0  # scheduled actions handled at the current time: bounds a zero-delay loop
         cfg.md_latency.reset(cfg.seed)
         cfg.order_latency.reset(cfg.seed + 1)
         self._md_zero = isinstance(cfg.md_latency, ConstantLatency) and cfg.md_latency.ns == 0
@@ -286,32 +324,60 @@ class BacktestEngine:
 
     # -- scheduling ------------------------------------------------------------------------------
 
-    def _schedule(self, ts: int, kind: int, payload: Any) -> None:
+    def _clock(self) -> int:
+        return self.now
+
+    def _make_matcher(self, instrument: Instrument) -> BaseMatcher:
+        cfg = self.config
+        return make_matcher(
+            cfg.matching,
+            instrument,
+            cfg.queue_model,
+            cfg.touch,
+            cfg.replay_trades,
+            clock=self._clock,
+            book_depth=cfg.book_depth,
+            check_minimums=cfg.check_minimums,
+        )
+
+    def _schedule(self, ts: int, kind: int, payload: Any, round_: int | None = None) -> None:
         self._seq += 1
-        heapq.heappush(self._heap, (ts, self._seq, kind, payload))
+        round_ = self._round if round_ is None else round_
+        heapq.heappush(self._heap, (ts, round_, _CLASS[kind], self._seq, kind, payload))
 
     def _request(self, kind: int, payload: Any) -> None:
         if kind == _VENUE_SUBMIT:
             self._submitted += 1
-        self._schedule(self.now + self.config.order_latency.sample(), kind, payload)
+        # A request made while handling round r is handled by the venue in round r + 1.
+        self._schedule(self.now + self.config.order_latency.sample(), kind, payload, self._round + 1)
 
-    def _deliver_later(self, report: Report) -> None:
-        self._schedule(self.now + self.config.order_latency.sample(), _REPORT, report)
+    def _deliver_later(self, report: Report, round_: int | None = None) -> None:
+        self._schedule(self.now + self.config.order_latency.sample(), _REPORT, report, round_)
 
     def _run_due(self, before: int | None, timers: bool = True, inclusive: bool = False) -> None:
         heap = self._heap
         while heap and (before is None or heap[0][0] < before or (inclusive and heap[0][0] == before)):
-            ts, _, kind, payload = heapq.heappop(heap)
+            ts, self._round, _, _, kind, payload = heapq.heappop(heap)
+            if kind == _TIMER and not timers:
+                continue  # after the data: a timer that does not fire does not move the clock either
             if ts > self.now:
                 self.now = ts
+                self._at_instant = 0
+            else:
+                self._at_instant += 1
+                if self._at_instant > MAX_ACTIONS_PER_INSTANT:
+                    raise RuntimeError(
+                        f"backtest: {MAX_ACTIONS_PER_INSTANT:,} actions at one instant ({ts} ns) in round "
+                        f"{self._round}: the strategy never comes to rest with zero latency (it answers its own "
+                        "orders' reports or market data with new orders); throttle it or configure a latency"
+                    )
             if kind == _REPORT:
                 self._to_strategy(payload)
             elif kind == _MD:
                 self._md_to_strategy(payload)
             elif kind == _TIMER:
-                if timers:
-                    self.strategy.on_timer(self.ctx, ts)
-                    self._schedule(ts + payload, _TIMER, payload)
+                self.strategy.on_timer(self.ctx, ts)
+                self._schedule(ts + payload, _TIMER, payload, 0)
             else:
                 self._at_venue(kind, payload, ts)
 
@@ -341,6 +407,16 @@ class BacktestEngine:
         else:
             reports = matcher.amend(payload[1], payload[2], payload[3], payload[4], ts)
         self._from_venue(reports, ts)
+        if matcher.publishes:
+            self._publish(matcher, ts)
+
+    def _publish(self, matcher: BaseMatcher, ts: int) -> None:
+        """Schedule the venue's public data for the strategy (one market-data delay for one venue step)."""
+        public = matcher.take_public()
+        if public:
+            at = ts + self.config.md_latency.sample()
+            for msg in public:
+                self._schedule(at, _MD, msg)
 
     def _from_venue(self, reports: list[Report], ts: int) -> None:
         for report in reports:
@@ -375,7 +451,7 @@ class BacktestEngine:
     def _md_to_strategy(self, event: MarketEvent) -> None:
         strategy, ctx = self.strategy, self.ctx
         kind = type(event)
-        if (kind is BookDelta or kind is BookSnapshot) and self._md_zero:
+        if (kind is BookDelta or kind is BookSnapshot) and self._md_zero and not self._publishing:
             # Seen with no delay, the strategy's book is the venue's book at this moment: share it.
             self.view_books[event.instrument_id] = self._venue_books[event.instrument_id]
         elif kind is BookDelta or kind is BookSnapshot:
@@ -475,18 +551,24 @@ class BacktestEngine:
         funding_every = cfg.funding_interval_ns if cfg.funding_rates else 0
         matchers = self.matchers
         md_zero = self._md_zero
+        recv_time = cfg.time_key == "ts_recv"
         md_latency = cfg.md_latency
         heap = self._heap
         n = 0
         next_sample = None
         next_funding = None
+        stream = iter(events)
+        first = next(stream, None)
+        if first is not None:  # the strategy starts when the replay does (a timer set then counts from there)
+            self.now = first.ts_recv if recv_time else first.ts_event
         strategy.on_start(ctx)
-        for event in events:
-            ts = event.ts_event
+        for event in itertools.chain((first,), stream) if first is not None else ():
+            ts = event.ts_recv if recv_time else event.ts_event
             if heap and heap[0][0] < ts:
                 self._run_due(ts)
             if ts > self.now:
                 self.now = ts
+                self._at_instant = 0
             if next_sample is None:
                 next_sample = ts - ts % interval + interval
                 next_funding = ts - ts % funding_every + funding_every if funding_every else None
@@ -497,18 +579,26 @@ class BacktestEngine:
                 self._charge_funding(next_funding)
                 next_funding = ts - ts % funding_every + funding_every
             n += 1
+            self._round = 0
             matcher = matchers.get(event.instrument_id)
             if matcher is not None:
                 reports = matcher.on_market(event)
                 if reports:
                     self._from_venue(reports, ts)
             self._update_mark(event, ts)
-            if heap and heap[0][0] <= ts:  # what the venue said at ts reaches us with the event that caused it
-                self._run_due(ts, inclusive=True)
-            if md_zero:
-                self._md_to_strategy(event)
+            now = self.now  # the event's time, or later for a recording whose times go back
+            if matcher is not None and matcher.publishes:
+                self._publish(matcher, now)  # the strategy sees the venue's data, not the recording
             else:
-                self._schedule(ts + md_latency.sample(), _MD, event)
+                if heap and heap[0][0] <= now:  # what the venue said reaches us with the event that caused it
+                    self._run_due(now, inclusive=True)
+                self._round = 0
+                if md_zero:
+                    self._md_to_strategy(event)
+                else:
+                    self._schedule(ts + md_latency.sample(), _MD, event)
+            if heap and heap[0][0] <= now:  # what it caused with zero delay happens before the next event
+                self._run_due(now, inclusive=True)
         self._run_due(None, timers=False)
         strategy.on_stop(ctx)
         self._run_due(None, timers=False)

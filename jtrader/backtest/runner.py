@@ -59,7 +59,7 @@ def run_lake_backtest(
     from jtrader.backtest.report import write_report
 
     built, datasets = build_strategy(strategy, instruments, params)
-    events = load_events(Lake(settings.lake_dir), instruments, datasets, start, end)
+    events = load_events(Lake(settings.lake_dir), instruments, datasets, start, end, time_key=config.time_key)
     if not events:
         raise ValueError(
             f"no {'/'.join(datasets)} data in the lake at {settings.lake_dir} for "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import time
 from collections import Counter
@@ -45,9 +46,8 @@ def demo_desk(run_dir: Path) -> dict[str, object]:
 def run_paper_stage(settings: Settings, console: Console, seconds: float = PAPER_SECONDS) -> bool:
     """Paper-trade for ``seconds``, stop gracefully, print orders, fills, positions and PnL; True if all agree."""
     run_dir = settings.var_path / "run" / "demo-paper"
-    if run_dir.exists():
-        for stale in ("oms.journal", "venue-record.json"):
-            (run_dir / stale).unlink(missing_ok=True)
+    if run_dir.exists():  # each demo is a fresh desk: no journal segments, checkpoints or record of the last one
+        shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     data = demo_desk(run_dir)
     config_path = run_dir / "desk.json"

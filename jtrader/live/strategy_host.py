@@ -3,7 +3,14 @@
 Market data comes from the venue's PUB socket (books are kept per
 instrument), orders go to the OMS over the authenticated DEALER channel,
 execution reports come back on it. A strategy sees the same handlers and the
-same context methods as in a backtest; only the clock is the wall clock.
+same context methods as in a backtest; only the clock differs: the wall
+clock by default, the simulated venue's time when injected (a lockstep run,
+:mod:`jtrader.live.lockstep`).
+
+One pass of the loop (:meth:`StrategyHost.run_once`) delivers every report
+already received, then the market data already received, then refusals of
+requests that could not be sent, then due timers; :meth:`StrategyHost.run`
+repeats it until stopped.
 
 If the OMS is unreachable, a submit cannot be queued: the strategy receives
 an ``OrderRejected(NO_ROUTE)`` for it at once instead of waiting for a reply
@@ -16,6 +23,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +80,7 @@ class LiveContext:
         self.next_timer_ns = 0
 
     def now(self) -> int:
-        return time.time_ns()
+        return self._host.clock()
 
     def instrument(self, instrument_id: InstrumentId) -> Instrument:
         return self._host.instruments.get(instrument_id)
@@ -88,7 +96,7 @@ class LiveContext:
                         message="the OMS is unreachable; nothing was sent",
                         strategy_id=self.strategy_id,
                         request=request,
-                        ts=time.time_ns(),
+                        ts=self._host.clock(),
                     ),
                 )
             )
@@ -116,7 +124,7 @@ class LiveContext:
             time_in_force=time_in_force,
             reduce_only=reduce_only,
             strategy_id=self.strategy_id,
-            ts=time.time_ns(),
+            ts=self._host.clock(),
         )
         self._send(message, client_order_id, RequestKind.SUBMIT)
         return client_order_id
@@ -124,7 +132,7 @@ class LiveContext:
     def cancel(self, client_order_id: str) -> None:
         if self.state.begin_cancel(client_order_id) is None:
             return
-        message = CancelOrder(client_order_id=client_order_id, strategy_id=self.strategy_id, ts=time.time_ns())
+        message = CancelOrder(client_order_id=client_order_id, strategy_id=self.strategy_id, ts=self._host.clock())
         self._send(message, client_order_id, RequestKind.CANCEL)
 
     def amend(self, client_order_id: str, quantity_lots: int | None = None, price_ticks: int | None = None) -> None:
@@ -133,14 +141,15 @@ class LiveContext:
             quantity_lots=quantity_lots,
             price_ticks=price_ticks,
             strategy_id=self.strategy_id,
-            ts=time.time_ns(),
+            ts=self._host.clock(),
         )
         self._send(message, client_order_id, RequestKind.AMEND)
 
     def cancel_all(self, instrument_id: InstrumentId | None = None) -> None:
         for order in self.state.open_orders(instrument_id):
             order.pending_cancel = True
-        self._host.client.send(MassCancel(strategy_id=self.strategy_id, instrument_id=instrument_id, ts=time.time_ns()))
+        message = MassCancel(strategy_id=self.strategy_id, instrument_id=instrument_id, ts=self._host.clock())
+        self._host.client.send(message)
 
     def position(self, instrument_id: InstrumentId) -> int:
         return self.state.position(instrument_id)
@@ -152,8 +161,10 @@ class LiveContext:
         return self._host.books.get(instrument_id)
 
     def set_timer(self, interval_ns: int) -> None:
+        if interval_ns <= 0:
+            raise ValueError(f"set_timer: interval must be positive, got {interval_ns} ns")
         self.timer_ns = interval_ns
-        self.next_timer_ns = time.time_ns() + interval_ns
+        self.next_timer_ns = self._host.clock() + interval_ns
 
     def model(self, name: str) -> Any:
         return self._host.model(name)
@@ -163,7 +174,10 @@ class LiveContext:
 
 
 class StrategyHost:
-    """Hosts the configured strategies; :meth:`run` until :meth:`stop`."""
+    """Hosts the configured strategies: :meth:`start`, then :meth:`run` until :meth:`stop` (or :meth:`run_once`).
+
+    ``clock`` is the strategies' clock (``ctx.now()``, timers), in ns.
+    """
 
     def __init__(
         self,
@@ -173,9 +187,11 @@ class StrategyHost:
         strategies: list[Strategy] | None = None,
         context: zmq.Context[Any] | None = None,
         identity: bytes | None = None,
+        clock: Callable[[], int] = time.time_ns,
     ) -> None:
         self.config = config
         self.settings = settings
+        self.clock = clock
         self.ctx = context or zmq.Context()
         self.instruments: InstrumentRegistry = build_registry(config)
         self.strategies = strategies if strategies is not None else build_strategies(config)
@@ -244,24 +260,54 @@ class StrategyHost:
         return self.contexts.get(client_order_id.rpartition("-")[0]) if client_order_id else None
 
     def run(self) -> None:
+        """Run passes until :meth:`stop`; then stop the strategies and close the sockets."""
         while not self._stop.is_set():
-            self.poller.poll(20)
-            self.client.maybe_heartbeat()
-            while (report := self.client.recv(0)) is not None:
-                self._dispatch_report(report)
-            for _, event in self.market_data.recv_batch(1024):
-                self._dispatch_market_data(event)
-            while self.deferred:
-                ctx, reject = self.deferred.popleft()
-                ctx.state.on_rejected(reject)
-                ctx._strategy.on_reject(ctx, reject)
-            now = time.time_ns()
-            for ctx in self.contexts.values():
-                if ctx.timer_ns and now >= ctx.next_timer_ns:
-                    ctx.next_timer_ns = now + ctx.timer_ns
-                    ctx._strategy.on_timer(ctx, now)
+            self.run_once(20)
+        self.stop_strategies()
+        self.close()
+
+    def run_once(self, timeout_ms: int = 0) -> int:
+        """Wait up to ``timeout_ms`` for input, then handle one pass (see the module docstring); return the work done.
+
+        The count is of reports, market data, deferred refusals and timers
+        handled (heartbeats are not work): 0 means nothing happened.
+        """
+        if timeout_ms:
+            self.poller.poll(timeout_ms)
+        self.client.maybe_heartbeat()
+        work = 0
+        while (report := self.client.recv(0)) is not None:
+            self._dispatch_report(report)
+            work += 1
+        batch = self.market_data.recv_batch(1024)
+        for _, event in batch:
+            self._dispatch_market_data(event)
+        work += len(batch)
+        while self.deferred:
+            ctx, reject = self.deferred.popleft()
+            ctx.state.on_rejected(reject)
+            ctx._strategy.on_reject(ctx, reject)
+            work += 1
+        now = self.clock()
+        for ctx in self.contexts.values():
+            if ctx.timer_ns and now >= ctx.next_timer_ns:
+                ctx.next_timer_ns = now + ctx.timer_ns
+                ctx._strategy.on_timer(ctx, now)
+                work += 1
+        return work
+
+    def next_timer_ns(self) -> int | None:
+        """When the next strategy timer is due (the host's clock), or None if no strategy set one."""
+        due = [ctx.next_timer_ns for ctx in self.contexts.values() if ctx.timer_ns]
+        return min(due) if due else None
+
+    def stop_strategies(self) -> None:
+        """Call every strategy's ``on_stop`` (what they send then still goes out until :meth:`close`)."""
         for strategy in self.strategies:
             strategy.on_stop(self.contexts[strategy.strategy_id])
+
+    def close(self) -> None:
+        """Close the sockets (unsent messages are dropped)."""
         self.client.close()
         self.market_data.close()
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from jtrader.config import Settings
-from jtrader.live.config import RunConfig
+from jtrader.live.config import RunConfig, RunConfigError
 from jtrader.live.process import COMPONENTS
 
 __all__ = ["Supervisor", "ChildState"]
@@ -45,6 +45,11 @@ class Supervisor:
     """Runs the three desk processes for ``config_path`` until stopped or ``duration_s`` passes."""
 
     def __init__(self, config: RunConfig, config_path: Path, settings: Settings, stop_timeout: float = 10.0) -> None:
+        if config.run.transport == "inproc":
+            raise RunConfigError(
+                "run.transport: inproc joins components inside one process (jtrader.live.lockstep); "
+                "the desk runs them as separate processes: use ipc or tcp"
+            )
         self.config = config
         self.config_path = config_path.resolve()
         self.settings = settings

@@ -138,8 +138,9 @@ class OpenOrder:
 class StrategyState:
     """Orders, positions and id counter of one strategy, driven by execution reports.
 
-    Fills are applied once per trade id, whatever order or number of times the
-    reports arrive in.
+    Fills are applied once per trade id and order, whatever order or number of
+    times the reports arrive in (a trade between two of our own orders is two
+    fills, one per order, under one trade id).
     """
 
     strategy_id: str
@@ -175,7 +176,7 @@ class StrategyState:
         """Apply an execution report; call ``on_fill`` for each new fill."""
         fill = report.last_fill
         if fill is not None:
-            key = f"{fill.instrument_id}/{fill.trade_id}"
+            key = f"{fill.instrument_id}/{fill.trade_id}/{fill.client_order_id}"
             if key not in self.fills_seen:
                 self.fills_seen.add(key)
                 self.fills.append(fill)

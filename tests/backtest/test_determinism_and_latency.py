@@ -16,7 +16,8 @@ def events(binance_lake, usdm_btc):  # type: ignore[no-untyped-def]
 
 
 def _run(events, instrument, **config):  # type: ignore[no-untyped-def]
-    strategy = QuotingStrategy("mm", [instrument.id], QuotingParams(quote_lots=1, max_position_lots=5))
+    # 2 lots (0.002 BTC, about 124 USDT): full-book matching refuses orders under the venue's 100 USDT minimum
+    strategy = QuotingStrategy("mm", [instrument.id], QuotingParams(quote_lots=2, max_position_lots=10))
     return run_backtest(strategy, events, [instrument], BacktestConfig(**config))
 
 

@@ -36,3 +36,17 @@ def test_tcp_endpoints_bind_loopback_only(tmp_path):
 def test_ipc_endpoints_live_in_the_run_dir(tmp_path):
     endpoints = parse_run_config({"run": {"run_dir": "r"}}).endpoints(tmp_path)
     assert endpoints.oms_commands == f"ipc://{tmp_path}/r/oms.sock"
+
+
+def test_jtrader_run_refuses_the_inproc_transport_with_a_message_not_a_traceback(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from jtrader.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "desk.toml"
+    config.write_text('[run]\ntransport = "inproc"\nrun_dir = "run"\n')
+    result = CliRunner().invoke(app, ["run", "--config", str(config), "--mode", "paper"])
+    assert result.exit_code == 2, result.output
+    assert "use ipc or tcp" in " ".join(result.output.split())
+    assert not (tmp_path / "run" / "venue.pid").exists()  # nothing was started

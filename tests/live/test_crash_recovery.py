@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from jtrader.config import load_settings
-from jtrader.domain import OrderStatus
+from jtrader.domain import OrderStatus, Venue
 from jtrader.live.config import parse_run_config
 from jtrader.live.supervisor import Supervisor
 from jtrader.live.venues import build_registry, read_venue_record
@@ -118,3 +118,9 @@ def test_oms_killed_repeatedly_loses_and_duplicates_nothing(tmp_path, sample_dat
     never_sent = [o for o in state.orders if o.client_order_id not in venue_ids]
     assert all(o.status is OrderStatus.REJECTED for o in never_sent)
     assert not [o for o in state.orders if o.is_open], "orders left open after a graceful stop"
+    # balances: the OMS's expected cash (its baseline moved by every fill and fee) equals the venue's to the digit
+    expected = oms.expected_balances(Venue.SIM)
+    at_venue = venue.balances[config.oms.account_id]
+    assert expected, "the OMS never baselined the venue's balances"
+    for asset, amount in expected.items():
+        assert at_venue.get(asset) == amount, f"{asset}: OMS expects {amount}, the venue holds {at_venue.get(asset)}"

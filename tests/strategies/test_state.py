@@ -1,3 +1,5 @@
+import msgspec
+
 from jtrader.bus.messages import ExecutionReport, OrderRejected, RejectReason
 from jtrader.domain import Fill, InstrumentId, LiquiditySide, OrderStatus, Side, Venue
 from jtrader.strategies.base import OpenOrder, StrategyState
@@ -64,3 +66,16 @@ def test_open_order_allocates_ids_and_a_second_cancel_is_not_sent():
     assert state.begin_cancel(first) is not None
     assert state.begin_cancel(first) is None
     assert state.begin_cancel("s-99") is None
+
+
+def test_self_trade_fills_sharing_a_trade_id_both_move_the_position():
+    state = StrategyState("s")
+    state.on_submitted(OpenOrder("s-1", BTC, Side.BUY, 2, 100))
+    state.on_submitted(OpenOrder("s-2", BTC, Side.SELL, 2, 100))
+    buy = report(OrderStatus.FILLED, 2, "t7", 2)
+    sell_fill = msgspec.structs.replace(buy.last_fill, client_order_id="s-2", side=Side.SELL)
+    sell = msgspec.structs.replace(buy, client_order_id="s-2", last_fill=sell_fill)
+    seen = []
+    state.on_report(buy, seen.append)
+    state.on_report(sell, seen.append)
+    assert len(seen) == 2 and state.position(BTC) == 0 and state.open_orders() == []

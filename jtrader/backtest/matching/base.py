@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from jtrader.bus.messages import ExecutionReport, OrderRejected, RejectReason, RequestKind
+from jtrader.bus.messages import ExecutionReport, MarketData, OrderRejected, RejectReason, RequestKind
 from jtrader.domain import (
     Bar,
     BookDelta,
@@ -91,6 +91,8 @@ class BaseMatcher:
     """
 
     name = "base"
+    publishes = False
+    """True if the strategy's market data is what this matcher publishes (:meth:`take_public`), not the replay."""
 
     def __init__(self, instrument: Instrument, trade_id_prefix: str = "bt") -> None:
         self.instrument = instrument
@@ -160,6 +162,10 @@ class BaseMatcher:
         del self.orders[client_order_id]
         order.ts_arrived = ts
         return self._on_submit(order, ts, amended=True)
+
+    def take_public(self) -> list[MarketData]:
+        """The public market data made since the last call (only matchers that publish make any)."""
+        return []
 
     # -- to implement --------------------------------------------------------------------------
 

@@ -25,8 +25,12 @@ or at once) and what the venue's time is.
    (:meth:`SimVenue.replay_trade`): it takes the book in price-time priority,
    so the anonymous size queued ahead of our order at its price goes first
    and our order at (or better than) ``p`` fills with whatever is left of
-   ``q``, as maker at its own price. What it consumed stays consumed until the
-   recording next sets that level.
+   ``q``, as maker at its own price. Anonymous size it consumed at ``p`` goes
+   back behind the queue (the recording still shows it until its next update
+   of that level, which removes size from the back first); anonymous size it
+   consumed at better prices stays consumed until the recording next sets
+   those levels: a print at ``p`` proves nothing better was left, so a sweep's
+   later prints reach our orders behind that stale size.
 
 Known biases: where a recording sends the depth update that shows a trade
 *before* the trade itself, the size ahead of us shrinks twice and we fill a
@@ -90,7 +94,9 @@ __all__ = [
     "ReplayClock",
     "ReplayFeed",
     "ReplayStep",
+    "TimeStep",
     "TradeStep",
+    "apply_step",
     "capture_events",
     "lake_events",
 ]
@@ -322,7 +328,14 @@ class TradeStep(NamedTuple):
     match: bool
 
 
-ReplayStep = BookStep | TradeStep
+class TimeStep(NamedTuple):
+    """A recorded event that changes nothing on ``instrument_id`` (a buffered or empty diff): the time moves on."""
+
+    ts: int
+    instrument_id: InstrumentId
+
+
+ReplayStep = BookStep | TradeStep | TimeStep
 
 
 class ReplayFeed:
@@ -394,29 +407,56 @@ class ReplayFeed:
 
     def steps(self) -> Iterator[ReplayStep]:
         """One pass over the recording: the steps in recorded order, ``ts`` being the receive time."""
-        recorded_id, sim_id = self.recorded.id, self.simulated.id
-        mirror, counters = self.mirror, self.counters
+        step_for = self.step_for
         for event in self.source():
-            if event.instrument_id != recorded_id:
-                counters["ignored"] += 1
-                continue
-            if isinstance(event, Trade):
-                counters["trades"] += 1
-                match = self.trades and mirror.is_valid
-                if not match:
-                    counters["trades_not_matched"] += 1
-                yield TradeStep(
-                    event.ts_recv, sim_id, event.price_ticks, event.size_lots, event.aggressor, event.trade_id, match
-                )
-            elif isinstance(event, BookDelta | BookSnapshot):
-                change = mirror.on_event(event)
-                if change is not None and (change[0] or change[1]):
-                    counters["book_changes"] += 1
-                    yield BookStep(event.ts_recv, sim_id, change[0], change[1])
+            step = step_for(event)
+            if step is not None:
+                yield step
+
+    def step_for(self, event: MarketEvent) -> ReplayStep | None:
+        """The step one recorded event makes, in recording order (None: an event of another instrument).
+
+        Every event of the recorded instrument makes a step, a :class:`TimeStep`
+        if it changes nothing, so the venue's time is always the receive time of
+        the last recorded event, as the backtester's is. The backtester's
+        full-book mode feeds its events through this too, so paper and backtest
+        build the same book from the same events.
+        """
+        counters = self.counters
+        if event.instrument_id != self.recorded.id:
+            counters["ignored"] += 1
+            return None
+        if isinstance(event, Trade):
+            counters["trades"] += 1
+            match = self.trades and self.mirror.is_valid
+            if not match:
+                counters["trades_not_matched"] += 1
+            return TradeStep(
+                event.ts_recv, self.simulated.id, event.price_ticks, event.size_lots, event.aggressor,
+                event.trade_id, match,
+            )  # fmt: skip
+        if isinstance(event, BookDelta | BookSnapshot):
+            change = self.mirror.on_event(event)
+            if change is not None and (change[0] or change[1]):
+                counters["book_changes"] += 1
+                return BookStep(event.ts_recv, self.simulated.id, change[0], change[1])
+        return TimeStep(event.ts_recv, self.simulated.id)
 
     def restart(self) -> None:
         """Prepare another pass: the recorded book re-syncs from the recording's snapshot."""
         self.mirror.restart()
+
+
+def apply_step(venue: SimVenue, step: ReplayStep) -> VenueOutput:
+    """Apply one replay step to ``venue`` at the venue's current time; return what it produced."""
+    if type(step) is BookStep:
+        return venue.set_levels(step.instrument_id, step.bids, step.asks)
+    if type(step) is TimeStep:
+        return VenueOutput()
+    assert isinstance(step, TradeStep)
+    return venue.replay_trade(
+        step.instrument_id, step.price_ticks, step.size_lots, step.aggressor, step.trade_id, match=step.match
+    )
 
 
 # -- time --------------------------------------------------------------------------------------
@@ -551,12 +591,7 @@ class MarketReplay:
         self._advance()
         self.clock.advance(step.ts)
         self.counters["steps"] += 1
-        if type(step) is BookStep:
-            return self.venue.set_levels(step.instrument_id, step.bids, step.asks)
-        assert isinstance(step, TradeStep)
-        return self.venue.replay_trade(
-            step.instrument_id, step.price_ticks, step.size_lots, step.aggressor, step.trade_id, match=step.match
-        )
+        return apply_step(self.venue, step)
 
     def run_until(self, ts: int) -> VenueOutput:
         """Apply every step recorded at or before ``ts``; return what they produced, in order."""

@@ -56,7 +56,7 @@ from typing import Any
 import zmq
 
 from jtrader.bus.auth import ServerCurve
-from jtrader.bus.messages import VenueCommand, VenueEvent, VenueSubmit, md_topic
+from jtrader.bus.messages import Heartbeat, VenueCommand, VenueEvent, VenueSubmit, md_topic
 from jtrader.bus.transport import CommandServer, Poller, Publisher
 from jtrader.domain import BookDelta, BookSnapshot, InstrumentRegistry, Quote, Trade
 from jtrader.gateways.instruments import default_registry
@@ -234,7 +234,7 @@ class SimVenueServer:
         if delay is not None:
             wait = min(wait, delay // 1_000_000)
         if self._poller.poll(wait):
-            self._serve_commands()
+            self.serve_commands()
         if not self.replay.exhausted:
             deadline = time.monotonic_ns() + _REPLAY_BUDGET_NS
             while time.monotonic_ns() < deadline:
@@ -253,13 +253,20 @@ class SimVenueServer:
             self._last_snapshot = time.monotonic()
             self.publish_snapshots()
 
-    def _serve_commands(self) -> None:
-        for _ in range(_COMMAND_BATCH):
+    def serve_commands(self, max_commands: int = _COMMAND_BATCH) -> int:
+        """Handle the commands already received (at most ``max_commands``) without waiting; return how many.
+
+        Heartbeats are answered but not counted: they change nothing.
+        """
+        handled = 0
+        for _ in range(max_commands):
             item = self.commands.recv(0)
             if item is None:
-                return
+                break
             client, command = item
             account = self._bind(client, command)
+            if type(command) is not Heartbeat:
+                handled += 1
             try:
                 out = self.venue.handle(command, account)
             except Exception:
@@ -267,6 +274,19 @@ class SimVenueServer:
                 log.exception("sim venue: %s from %r raised; carrying on", type(command).__name__, client)
                 continue
             self._dispatch(out)
+        return handled
+
+    def step_replay(self) -> bool:
+        """Apply the next replay step now, whether due or not, and send what it produced; False when over.
+
+        For a lockstep driver (:mod:`jtrader.live.lockstep`) that releases the
+        recording one step at a time (with ``speed`` 0 the venue's time is the
+        step's recorded time); :meth:`run_once` paces the replay by itself.
+        """
+        if self.replay.exhausted:
+            return False
+        self._dispatch(self.replay.step())
+        return True
 
     def _bind(self, client: bytes, command: Any) -> str:
         if type(command) is VenueSubmit and command.account_id:
@@ -441,7 +461,12 @@ class SimVenueNode:
             keys = ensure_keys(settings.resolve(Path(run_config.run.keys_dir)))
             secret, allowed = str(keys.server_secret), str(keys.allowed_clients)
         config = SimVenueConfig(
-            markets=(SimMarketConfig(mirror=venue.mirror, replay=ReplaySource(capture_files=(str(capture),))),),
+            markets=(
+                SimMarketConfig(
+                    mirror=venue.mirror,
+                    replay=ReplaySource(capture_files=(str(capture),), max_lines=venue.max_lines),
+                ),
+            ),
             command_endpoint=endpoints.venue_commands,
             publish_endpoint=endpoints.venue_market_data,
             curve_secret_key=secret,

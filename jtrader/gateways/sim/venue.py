@@ -74,6 +74,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import numpy as np
 
 from jtrader.bus.messages import (
     Heartbeat,
@@ -100,7 +101,6 @@ from jtrader.domain import (
     Fill,
     Instrument,
     InstrumentId,
-    InstrumentKind,
     InvalidValue,
     Level,
     LiquiditySide,
@@ -113,17 +113,21 @@ from jtrader.domain import (
     TimeInForce,
     Trade,
     UnknownInstrument,
+    move_balances,
 )
 from jtrader.matching import (
     ANONYMOUS_OWNER,
     Accepted,
     Amended,
     Cancelled,
+    CommandKind,
     EngineEvent,
     Filled,
     MatchingEngine,
     Reason,
     Rejected,
+    SideCode,
+    new_commands,
 )
 
 __all__ = [
@@ -141,6 +145,7 @@ REPLAY_OWNER = -2
 _REPLAY_ORDER_ID = 1 << 62  # never live: a replayed trade is an IOC that cannot rest
 _ZERO = Decimal(0)
 _PRICED = (OrderType.LIMIT, OrderType.STOP_LIMIT)
+_BUY_CODE, _SELL_CODE = int(SideCode.BUY), int(SideCode.SELL)
 
 _REASONS: dict[Reason, RejectReason] = {
     Reason.POST_ONLY_WOULD_TAKE: RejectReason.POST_ONLY_WOULD_TAKE,
@@ -603,10 +608,24 @@ class SimVenue:
         book = self._book(instrument_id)
         now = self._clock()
         engine = book.engine
+        rows = [(_BUY_CODE, price, lots) for price, lots in bids]
+        rows += [(_SELL_CODE, price, lots) for price, lots in asks]
+        table = np.array(rows) if rows else None
         events: list[EngineEvent] = []
-        for side, levels in ((Side.BUY, bids), (Side.SELL, asks)):
-            for price, lots in levels:
-                events += engine.set_level(side, price, lots, ts=now)
+        if table is not None and table.dtype.kind == "i":
+            # One kernel call for the whole change: what per-level calls would give, in the same order.
+            commands = new_commands(len(rows))
+            commands["kind"] = CommandKind.SET_LEVEL
+            commands["ts"] = now
+            commands["side"] = table[:, 0]
+            commands["price_ticks"] = table[:, 1]
+            commands["lots"] = table[:, 2]
+            found = engine.process_batch(commands)
+            if len(found):
+                events = engine.decode(found)
+        else:  # not plain ints: the per-level calls name the bad field (or the kernel refuses it)
+            for code, price, lots in rows:
+                events += engine.set_level(Side.BUY if code == _BUY_CODE else Side.SELL, price, lots, ts=now)
         out = VenueOutput()
         self._apply(book, events, now, out, None, publish_trades=True)
         self._publish_book(book, now, out)
@@ -626,7 +645,10 @@ class SimVenue:
 
         It takes the book in price-time priority (the anonymous size queued
         ahead of our orders first), so our resting orders at or through the
-        price fill up to what is left of the traded size. Publishes the
+        price fill up to what is left of the traded size. Anonymous size it
+        took at ``price_ticks`` goes back behind the queue (the recording still
+        shows it); anonymous size it took at better prices stays taken until
+        the recording next sets those levels. Publishes the
         replayed trade itself (trade id ``"<SYMBOL>-r<recorded id>"``), not its
         parts. With ``match`` False the trade is only published.
         """
@@ -642,15 +664,20 @@ class SimVenue:
                 _REPLAY_ORDER_ID, REPLAY_OWNER, aggressor, size_lots, price_ticks,
                 time_in_force=TimeInForce.IOC, ts=now,
             )  # fmt: skip
-            # The anonymous size the trade took goes back, at the back of its level: the recording
-            # still shows it until its next depth update, which removes size from the back first.
-            taken: dict[int, int] = {}
+            # The anonymous size the trade took at its own price goes back, at the back of the level:
+            # the recording still shows it until its next depth update, which removes size from the
+            # back first. Size it took at better prices stays taken: a print at this price proves
+            # the venue had nothing better left, so that recorded size is stale (a sweep's later
+            # prints must reach orders resting behind it, not refill it).
+            taken = 0
             for ev in events:
-                if isinstance(ev, Filled) and ev.owner == ANONYMOUS_OWNER:
-                    taken[ev.price_ticks] = taken.get(ev.price_ticks, 0) + ev.lots
-            maker_side = aggressor.opposite
-            for price, lots in taken.items():
-                events += engine.set_level(maker_side, price, engine.level(maker_side, price)[1] + lots, ts=now)
+                if isinstance(ev, Filled) and ev.owner == ANONYMOUS_OWNER and ev.price_ticks == price_ticks:
+                    taken += ev.lots
+            if taken:
+                maker_side = aggressor.opposite
+                events += engine.set_level(
+                    maker_side, price_ticks, engine.level(maker_side, price_ticks)[1] + taken, ts=now
+                )
             self._apply(book, events, now, out, None, publish_trades=False)
         public_id = f"{instrument_id.symbol}-{self.session}r{trade_id}"
         out.public.append(Trade(instrument_id, price_ticks, size_lots, aggressor, public_id, now, now))
@@ -768,17 +795,7 @@ class SimVenue:
         position = acct.positions.get(iid)
         if position is None:
             position = acct.positions[iid] = Position(instrument_id=iid, account_id=fill.account_id)
-        realised = position.apply_fill(instrument, fill)
-        balances = acct.balances
-        if instrument.kind is InstrumentKind.SPOT:
-            size = instrument.lots_to_size(fill.size_lots)
-            notional = instrument.notional(instrument.ticks_to_price(fill.price_ticks), size)
-            sign = fill.side.sign
-            balances[instrument.base] = balances.get(instrument.base, _ZERO) + sign * size.as_decimal()
-            balances[instrument.quote] = balances.get(instrument.quote, _ZERO) - sign * notional
-        else:
-            balances[instrument.settle] = balances.get(instrument.settle, _ZERO) + realised
-        balances[fill.fee_currency] = balances.get(fill.fee_currency, _ZERO) - fill.fee
+        move_balances(acct.balances, instrument, fill, position.apply_fill(instrument, fill))
 
     def _close(self, order: _Order, ev: Cancelled, now: int, out: VenueOutput) -> None:
         order.ts_last = now

@@ -293,7 +293,7 @@ def test_venue_node_of_a_desk_run_uses_its_endpoints_keys_capture_and_record(
     endpoints = SimpleNamespace(venue_commands=ipc(tmp_path, "venue"), venue_market_data=ipc(tmp_path, "venue-md"))
     run_config = SimpleNamespace(
         run=SimpleNamespace(run_dir="run", keys_dir="keys"),
-        venue=SimpleNamespace(capture=str(CAPTURE), mirror="BTCUSDT.binance_usdm", speed=0.0, loop=True),
+        venue=SimpleNamespace(capture=str(CAPTURE), mirror="BTCUSDT.binance_usdm", speed=0.0, loop=True, max_lines=0),
         endpoints=lambda root: endpoints,
     )
     node = SimVenueNode.from_run_config(run_config, settings)

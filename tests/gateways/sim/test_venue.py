@@ -381,6 +381,17 @@ def test_replayed_trade_fills_our_order_only_after_the_anonymous_size_ahead_and_
     assert [m.trade_id for m in second.public if isinstance(m, Trade)] == ["BTCUSDT-rt2"]
 
 
+def test_replayed_sweep_leaves_better_priced_anonymous_size_taken_so_later_prints_reach_our_order() -> None:
+    venue = make_venue()
+    venue.set_levels(BTC, [(599_990, 5)], [(600_001, 5), (600_002, 5)])
+    venue.handle(submit("s1", SELL, 3, 600_002), A)  # behind 5 anonymous lots at 600002
+    # A print at 600002 proves the recorded 600001 was already gone: what the replay took there stays taken.
+    assert venue.replay_trade(BTC, 600_002, 8, BUY, "t1").to(A) == []  # took 5 at 600001, 3 ahead of us
+    assert venue.engine(BTC).level(SELL, 600_001) == (0, 0)
+    (fill,) = fills_of(venue.replay_trade(BTC, 600_002, 4, BUY, "t2").to(A))  # 2 left ahead, then us
+    assert (fill.price_ticks, fill.size_lots, fill.liquidity) == (600_002, 2, LiquiditySide.MAKER)
+
+
 def test_replayed_level_crossing_our_resting_order_fills_it_whole_as_maker() -> None:
     venue = make_venue()
     venue.set_levels(BTC, [(599_990, 5)], [(600_010, 5)])
