@@ -31,6 +31,7 @@ from jtrader.domain import (
     Bar,
     BookDelta,
     BookSnapshot,
+    BookStatus,
     Fill,
     InstrumentId,
     OrderStatus,
@@ -336,7 +337,7 @@ VenueCommand = VenueSubmit | VenueCancel | VenueAmend | VenueQuery | Heartbeat
 VenueEvent = (
     VenueAck | VenueReject | VenueFill | VenueCancelled | VenueExpired | VenueAmended | VenueSnapshot | Heartbeat
 )
-MarketData = Trade | Quote | BookDelta | BookSnapshot | Bar
+MarketData = Trade | Quote | BookDelta | BookSnapshot | Bar | BookStatus
 AnyMessage = Command | Report | VenueCommand | VenueEvent
 
 _ENCODER = msgspec.msgpack.Encoder()

@@ -3,7 +3,7 @@
 Every other package speaks these types; see ``../shared/ARCHITECTURE.md``.
 """
 
-from jtrader.domain.data import Bar, BookDelta, BookSnapshot, Level, MarketEvent, Quote, Trade
+from jtrader.domain.data import Bar, BookDelta, BookSnapshot, BookStatus, Level, MarketEvent, Quote, Trade
 from jtrader.domain.enums import (
     BookSide,
     InstrumentKind,
@@ -25,6 +25,7 @@ __all__ = [
     "BookDelta",
     "BookSide",
     "BookSnapshot",
+    "BookStatus",
     "DomainError",
     "Fill",
     "Instrument",

@@ -19,7 +19,7 @@ from jtrader.domain.enums import Side
 from jtrader.domain.errors import InvalidValue
 from jtrader.domain.identifiers import InstrumentId
 
-__all__ = ["Trade", "Quote", "BookDelta", "BookSnapshot", "Bar", "MarketEvent", "Level"]
+__all__ = ["Trade", "Quote", "BookDelta", "BookSnapshot", "Bar", "BookStatus", "MarketEvent", "Level"]
 
 Level = tuple[int, int]  # (price in ticks, size in lots); size 0 deletes the level in a delta
 
@@ -172,6 +172,22 @@ class Bar(msgspec.Struct, frozen=True, gc=False, tag="bar"):
     @property
     def ts_open(self) -> int:
         return self.ts_event - self.interval_ns
+
+
+class BookStatus(msgspec.Struct, frozen=True, gc=False, tag="book_status"):
+    """Tells strategies whether the local book of an instrument can be trusted.
+
+    ``valid`` False means: stop trusting the book (a sequence gap, a checksum
+    failure, a crossed book, a reconnect); a later BookStatus with ``valid``
+    True follows a :class:`BookSnapshot` of the rebuilt book. Published by live
+    feeds, never stored in the lake.
+    """
+
+    instrument_id: InstrumentId
+    valid: bool
+    reason: str
+    ts_event: int
+    ts_recv: int
 
 
 MarketEvent = Trade | Quote | BookDelta | BookSnapshot | Bar

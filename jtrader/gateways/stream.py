@@ -41,9 +41,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import msgspec
-
-from jtrader.domain.data import BookSnapshot, MarketEvent
+from jtrader.domain.data import BookSnapshot, BookStatus, MarketEvent
 from jtrader.domain.enums import Venue
 from jtrader.domain.identifiers import InstrumentId
 from jtrader.marketdata.book import OrderBook
@@ -61,21 +59,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-class BookStatus(msgspec.Struct, frozen=True, gc=False, tag="book_status"):
-    """Tells strategies whether the local book of an instrument can be trusted.
-
-    ``valid`` False means: stop trusting the book (a sequence gap, a checksum
-    failure, a crossed book, a reconnect); a later BookStatus with ``valid``
-    True follows a :class:`BookSnapshot` of the rebuilt book.
-    """
-
-    instrument_id: InstrumentId
-    valid: bool
-    reason: str
-    ts_event: int
-    ts_recv: int
 
 
 FeedEvent = MarketEvent | BookStatus | Any  # venues may add their own (MarkPrice, FundingRate)

@@ -8,8 +8,9 @@ event on the venue market-data endpoint as ``md.<venue>.<symbol>.<kind>``,
 where the strategy host and the OMS already listen.
 
 Guarantees: a crossed book is never published (the feed withholds it); a
-book that stops being trustworthy (a gap, a reconnect) is logged at WARNING
-with the feed's reason and again when it is rebuilt; a handler error is
+book that stops being trustworthy (a gap, a reconnect) is published as a
+``BookStatus`` (strategies are told) and logged at WARNING with the feed's
+reason, and again when it is rebuilt; a handler error is
 counted and logged, never fatal. The feed runs in its own thread; the
 publishing socket is only ever used from that thread.
 
@@ -30,7 +31,7 @@ import zmq
 from jtrader.bus.messages import md_topic
 from jtrader.bus.transport import Publisher
 from jtrader.config import Settings
-from jtrader.domain import Bar, BookDelta, BookSnapshot, InstrumentId, Quote, Trade
+from jtrader.domain import Bar, BookDelta, BookSnapshot, BookStatus, InstrumentId, Quote, Trade
 from jtrader.live.config import RunConfig, RunConfigError
 from jtrader.live.venues import live_venue
 
@@ -45,6 +46,7 @@ MD_KINDS: dict[type, str] = {
     BookDelta: "book_delta",
     BookSnapshot: "book_snapshot",
     Bar: "bar",
+    BookStatus: "book_status",
 }
 
 
@@ -110,9 +112,9 @@ class LiveMarketDataNode:
     def _on_data(self, event: Any) -> None:
         kind = MD_KINDS.get(type(event))
         if kind is None:
-            if type(event).__name__ == "BookStatus":
-                self._on_book_status(event)
-            return
+            return  # venue extras (mark price, funding) are not bus market data yet
+        if kind == "book_status":
+            self._on_book_status(event)
         assert self.publisher is not None
         self.publisher.publish(md_topic(event.instrument_id, kind), event)
         self.published[kind] += 1

@@ -48,6 +48,7 @@ from jtrader.domain import (
     Bar,
     BookDelta,
     BookSnapshot,
+    BookStatus,
     Instrument,
     InstrumentId,
     InstrumentRegistry,
@@ -196,6 +197,7 @@ class StrategyHost:
         self.instruments: InstrumentRegistry = build_registry(config)
         self.strategies = strategies if strategies is not None else build_strategies(config)
         self.books: dict[InstrumentId, OrderBook] = {}
+        self.stale_books: set[InstrumentId] = set()  # told untrustworthy by the feed, awaiting a snapshot
         self.deferred: deque[tuple[LiveContext, OrderRejected]] = deque()
         self._models: dict[str, Any] = {}
         self._stop = threading.Event()
@@ -225,11 +227,22 @@ class StrategyHost:
         if kind is BookSnapshot or kind is BookDelta:
             book = self.books.get(event.instrument_id)
             if book is None:
+                if kind is BookDelta and event.instrument_id in self.stale_books:
+                    return  # no trustworthy book to apply it to until the next snapshot
                 book = self.books[event.instrument_id] = OrderBook()
             if kind is BookSnapshot:
+                self.stale_books.discard(event.instrument_id)
                 book.apply_snapshot(event.bids, event.asks)
             else:
                 book.apply_levels(event.bids, event.asks)
+        elif kind is BookStatus:
+            if not event.valid:  # strategies see no book (ctx.book() is None) until it is rebuilt
+                self.books.pop(event.instrument_id, None)
+                self.stale_books.add(event.instrument_id)
+            for strategy in self.strategies:
+                if event.instrument_id in strategy.instruments:
+                    strategy.on_book_status(self.contexts[strategy.strategy_id], event)
+            return
         for strategy in self.strategies:
             if event.instrument_id not in strategy.instruments:
                 continue

@@ -103,3 +103,55 @@ def test_live_market_data_without_an_instrument_on_the_live_venue_says_what_to_l
     config = _config(tmp_path, ["BTCUSDT.binance"])  # spot, while the live venue is USD-M
     with pytest.raises(RunConfigError, match=r"no strategy trades .* on binance_usdm.*BTCUSDT\.binance_usdm"):
         LiveMarketDataNode(config, load_settings(env={}, toml_path=None, root=tmp_path))
+
+
+def test_a_broken_book_is_published_so_strategies_are_told_and_see_no_book_until_rebuilt(tmp_path: Path) -> None:
+    from jtrader.domain import BookDelta, BookSnapshot, BookStatus
+    from jtrader.live.strategy_host import LiveContext, StrategyHost
+    from jtrader.strategies.base import Strategy
+
+    btc = REGISTRY.find("BTCUSDT", "binance_usdm").id
+    config = _config(tmp_path, [str(btc)])
+    settings = load_settings(env={}, toml_path=None, root=tmp_path)
+    (tmp_path / "run").mkdir()
+    broken = BookStatus(btc, False, "sequence gap: pu 7 != u 5", 10, 11)
+    rebuilt = BookStatus(btc, True, "snapshot applied", 20, 21)
+
+    # the market-data node publishes the feed's BookStatus on the bus
+    ctx: zmq.Context[Any] = zmq.Context()
+    node = LiveMarketDataNode(config, settings, context=ctx, client=object())
+    publisher = node.bind()
+    sub = Subscriber(ctx, config.endpoints(tmp_path).venue_market_data, [b"md."], MarketData, name="test-md")
+    while sub.recv(20) is None:
+        publisher.publish(b"md.probe", broken)
+    while sub.recv(50) is not None:
+        pass
+    node._on_data(broken)
+    assert sub.recv(2000) == (md_topic(btc, "book_status"), broken)
+    assert node.book_invalid == 1
+    sub.close()
+    node.publisher.close()
+    ctx.term()
+
+    # the strategy host tells the strategy and withholds the stale book until a snapshot rebuilds it
+    class Watcher(Strategy):
+        def __init__(self) -> None:
+            super().__init__("w", [btc])
+            self.statuses: list[tuple[bool, bool]] = []  # (valid, book visible when told)
+
+        def on_book_status(self, ctx, status) -> None:
+            self.statuses.append((status.valid, ctx.book(btc) is not None))
+
+    watcher = Watcher()
+    host = StrategyHost(config, settings, strategies=[watcher])
+    host.contexts = {"w": LiveContext(host, watcher)}
+    host._dispatch_market_data(BookSnapshot(btc, [(100, 1)], [(101, 1)], 1, 1, 1))
+    host._dispatch_market_data(broken)
+    host._dispatch_market_data(BookDelta(btc, [(99, 5)], [], 2, 2, 1, 12, 12))  # arrives before the resync
+    assert host.contexts["w"].book(btc) is None
+    host._dispatch_market_data(BookSnapshot(btc, [(98, 2)], [(102, 2)], 15, 15, 3))
+    host._dispatch_market_data(rebuilt)
+
+    assert watcher.statuses == [(False, False), (True, True)]
+    book = host.contexts["w"].book(btc)
+    assert book is not None and book.best_bid() == (98, 2) and book.best_ask() == (102, 2)
