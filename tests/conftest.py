@@ -15,7 +15,7 @@ from jtrader.config import Settings, load_settings
 hypothesis_settings.register_profile("jtrader", deadline=None)
 hypothesis_settings.load_profile("jtrader")
 
-pytest_plugins = ["tests.harness.postgres"]
+pytest_plugins = ["tests.harness.postgres", "tests.harness.lakes"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

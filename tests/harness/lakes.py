@@ -1,4 +1,4 @@
-"""Backtest fixtures: a lake holding only the sample files these tests replay (ingested once per session)."""
+"""Lakes of the sample files that backtest and optimiser tests replay, ingested once per test session."""
 
 from __future__ import annotations
 
